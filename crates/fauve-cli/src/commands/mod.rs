@@ -1,0 +1,6 @@
+//! One file per subcommand; each exposes `Args` (clap) and `run`.
+
+pub mod bench;
+pub mod export;
+pub mod info;
+pub mod stylize;
