@@ -39,3 +39,61 @@ impl ImageTensor {
             .fold(0.0, f32::max)
     }
 }
+
+impl ImageTensor {
+    /// Bilinear resize of every plane (half-pixel centres, like `Resize` in ONNX with
+    /// `half_pixel`). Used to fit fixed-size models, so it favours simplicity over speed.
+    pub fn resized(&self, width: u32, height: u32) -> ImageTensor {
+        assert!(width > 0 && height > 0, "cannot resize to an empty image");
+        let (src_w, src_h) = (self.width as usize, self.height as usize);
+        let (dst_w, dst_h) = (width as usize, height as usize);
+        let axis = |dst: usize, src: usize| -> Vec<(usize, usize, f32)> {
+            let scale = src as f32 / dst as f32;
+            (0..dst)
+                .map(|i| {
+                    let x = ((i as f32 + 0.5) * scale - 0.5).clamp(0.0, (src - 1) as f32);
+                    let lo = x.floor() as usize;
+                    let hi = (lo + 1).min(src - 1);
+                    (lo, hi, x - lo as f32)
+                })
+                .collect()
+        };
+        let xs = axis(dst_w, src_w);
+        let ys = axis(dst_h, src_h);
+        let mut data = Vec::with_capacity(3 * dst_w * dst_h);
+        for plane in self.data.chunks_exact(src_w * src_h) {
+            for &(y0, y1, fy) in &ys {
+                let (row0, row1) = (&plane[y0 * src_w..][..src_w], &plane[y1 * src_w..][..src_w]);
+                for &(x0, x1, fx) in &xs {
+                    let top = row0[x0] + (row0[x1] - row0[x0]) * fx;
+                    let bottom = row1[x0] + (row1[x1] - row1[x0]) * fx;
+                    data.push(top + (bottom - top) * fy);
+                }
+            }
+        }
+        ImageTensor::new(width, height, data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resize_to_same_size_is_identity() {
+        let data: Vec<f32> = (0..3 * 4 * 5).map(|v| v as f32).collect();
+        let t = ImageTensor::new(5, 4, data);
+        assert_eq!(t.resized(5, 4), t);
+    }
+
+    #[test]
+    fn resize_keeps_constant_planes_constant() {
+        let mut data = vec![10.0; 6 * 7];
+        data.extend(vec![20.0; 6 * 7]);
+        data.extend(vec![30.0; 6 * 7]);
+        let t = ImageTensor::new(7, 6, data).resized(3, 11);
+        assert_eq!((t.width, t.height), (3, 11));
+        assert!(t.data[..33].iter().all(|&v| (v - 10.0).abs() < 1e-4));
+        assert!(t.data[66..].iter().all(|&v| (v - 30.0).abs() < 1e-4));
+    }
+}

@@ -1,0 +1,361 @@
+//! `StyleModel`: one ONNX image-to-image network in an ONNX Runtime session.
+//!
+//! The model's input/output names and shapes are read from the session, never assumed, and
+//! checked at load time so that an ONNX file that is not a style network (a classifier, a
+//! text model) is refused with a message saying what was expected and what was found.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use crate::error::InferError;
+use crate::runtime::runtime;
+use crate::tensor::ImageTensor;
+
+/// Where a session runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Device {
+    #[default]
+    Cpu,
+    /// A CUDA GPU (needs fauve-infer's `cuda` feature and the `onnxruntime-gpu` wheel).
+    Cuda { device_id: i32 },
+}
+
+/// How to build a session. The defaults match the Python `onnxruntime.InferenceSession`
+/// defaults (all graph optimisations, ORT's own thread count), so timings compare.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Threads used inside one operator; `None` lets ONNX Runtime choose (physical cores).
+    pub intra_threads: Option<usize>,
+    pub device: Device,
+}
+
+/// One dimension of a model input or output.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Dim {
+    Fixed(u64),
+    /// Chosen at run time; carries the ONNX symbolic name (`"height"`) when the model gives one.
+    Dynamic(Option<String>),
+}
+
+impl Dim {
+    pub fn fixed(&self) -> Option<u64> {
+        match self {
+            Dim::Fixed(n) => Some(*n),
+            Dim::Dynamic(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dim::Fixed(n) => write!(f, "{n}"),
+            Dim::Dynamic(Some(name)) => write!(f, "{name}"),
+            Dim::Dynamic(None) => write!(f, "?"),
+        }
+    }
+}
+
+/// A named tensor of the model: its element type and dimensions as the model declares them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TensorSpec {
+    pub name: String,
+    /// ONNX element type in lower case (`"float32"`), or the kind of value if not a tensor.
+    pub element_type: String,
+    pub dims: Vec<Dim>,
+}
+
+impl TensorSpec {
+    /// `[batch, 3, height, width]`-style rendering for messages and `fauve info`.
+    pub fn shape_string(&self) -> String {
+        let dims: Vec<String> = self.dims.iter().map(ToString::to_string).collect();
+        format!("[{}]", dims.join(", "))
+    }
+}
+
+impl fmt::Display for TensorSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.name, self.element_type, self.shape_string())
+    }
+}
+
+/// A loaded style network: NCHW float32 RGB 0–255 in, the same out.
+pub struct StyleModel {
+    path: PathBuf,
+    session: Session,
+    input: TensorSpec,
+    output: TensorSpec,
+    metadata: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for StyleModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StyleModel")
+            .field("path", &self.path)
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StyleModel {
+    /// Loads and validates an ONNX style network.
+    pub fn load(path: &Path, options: &SessionOptions) -> Result<StyleModel, InferError> {
+        if !path.is_file() {
+            return Err(InferError::ModelNotFound { path: path.to_path_buf() });
+        }
+        let runtime = runtime()?;
+        let load_error = |reason: String| InferError::ModelLoad { path: path.to_path_buf(), reason };
+        let builder = Session::builder(&runtime.environment).map_err(|e| load_error(e.to_string()))?;
+        let mut builder = configure(builder, options).map_err(load_error)?;
+        let session = builder
+            .commit_from_file(path)
+            .map_err(|e| load_error(e.to_string()))?;
+
+        let not_style = |reason: String| InferError::NotAStyleModel { path: path.to_path_buf(), reason };
+        let input = single_image_tensor("input", &session.inputs().iter().map(outlet_spec).collect::<Vec<_>>())
+            .map_err(not_style)?;
+        let output = single_image_tensor("output", &session.outputs().iter().map(outlet_spec).collect::<Vec<_>>())
+            .map_err(not_style)?;
+        let metadata = read_metadata(&session);
+        tracing::debug!(model = %path.display(), %input, %output, "model loaded");
+        Ok(StyleModel { path: path.to_path_buf(), session, input, output, metadata })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn input_spec(&self) -> &TensorSpec {
+        &self.input
+    }
+
+    pub fn output_spec(&self) -> &TensorSpec {
+        &self.output
+    }
+
+    /// The model's custom `metadata_props` plus, under `onnx.*` keys, the producer, graph
+    /// name, description, domain and version when the model sets them.
+    pub fn metadata(&self) -> BTreeMap<String, String> {
+        self.metadata.clone()
+    }
+
+    /// The fixed `(width, height)` the model requires, if its spatial dims are fixed.
+    /// A model with one fixed and one dynamic spatial dim reports the fixed one only.
+    pub fn fixed_size(&self) -> (Option<u32>, Option<u32>) {
+        let dim = |i: usize| self.input.dims[i].fixed().map(|n| n as u32);
+        (dim(3), dim(2))
+    }
+
+    /// Runs the network on one image. The output is the raw network output (not clamped),
+    /// at the input's size: a fixed-size model gets the image resized to its size and its
+    /// output resized back.
+    pub fn run(&mut self, input: &ImageTensor) -> Result<ImageTensor, InferError> {
+        let (fixed_w, fixed_h) = self.fixed_size();
+        let run_w = fixed_w.unwrap_or(input.width);
+        let run_h = fixed_h.unwrap_or(input.height);
+        let resized;
+        let network_input = if (run_w, run_h) != (input.width, input.height) {
+            resized = input.resized(run_w, run_h);
+            &resized
+        } else {
+            input
+        };
+
+        let output = self.run_exact(network_input)?;
+        Ok(if (output.width, output.height) != (input.width, input.height) {
+            output.resized(input.width, input.height)
+        } else {
+            output
+        })
+    }
+
+    /// One `session.run` on an image already at a size the model accepts.
+    fn run_exact(&mut self, input: &ImageTensor) -> Result<ImageTensor, InferError> {
+        let inference_error = |reason: String| InferError::Inference { path: self.path.clone(), reason };
+        let shape = input.shape().map(|d| d as i64);
+        let value = TensorRef::from_array_view((shape, input.data.as_slice()))
+            .map_err(|e| inference_error(e.to_string()))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input.name.as_str() => value])
+            .map_err(|e| InferError::Inference { path: self.path.clone(), reason: e.to_string() })?;
+        let output = outputs.get(&self.output.name).ok_or_else(|| InferError::Inference {
+            path: self.path.clone(),
+            reason: format!("the session returned no output named {:?}", self.output.name),
+        })?;
+        let (shape, data) = output
+            .try_extract_tensor::<f32>()
+            .map_err(|e| InferError::Inference { path: self.path.clone(), reason: e.to_string() })?;
+        match **shape {
+            [1, 3, h, w] if h > 0 && w > 0 => Ok(ImageTensor::new(w as u32, h as u32, data.to_vec())),
+            _ => Err(InferError::Inference {
+                path: self.path.clone(),
+                reason: format!("expected an output of shape [1, 3, height, width], got {shape}"),
+            }),
+        }
+    }
+}
+
+/// Applies our options to a fresh builder; errors come back as text for the caller's context.
+fn configure(builder: SessionBuilder, options: &SessionOptions) -> Result<SessionBuilder, String> {
+    // ORT_ENABLE_ALL is also Python's default; set it explicitly so a change of ort's default
+    // cannot make us slower than `onnxruntime.InferenceSession`.
+    let mut builder = builder
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| e.to_string())?;
+    if let Some(threads) = options.intra_threads {
+        builder = builder.with_intra_threads(threads).map_err(|e| e.to_string())?;
+    }
+    match options.device {
+        Device::Cpu => Ok(builder),
+        Device::Cuda { device_id } => with_cuda(builder, device_id),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn with_cuda(builder: SessionBuilder, device_id: i32) -> Result<SessionBuilder, String> {
+    let cuda = ort::ep::CUDA::default().with_device_id(device_id).build().error_on_failure();
+    builder.with_execution_providers([cuda]).map_err(|e| {
+        format!("CUDA device {device_id} unavailable ({e}); install `onnxruntime-gpu` and its CUDA libraries")
+    })
+}
+
+#[cfg(not(feature = "cuda"))]
+fn with_cuda(_builder: SessionBuilder, _device_id: i32) -> Result<SessionBuilder, String> {
+    Err("this build of fauve has no CUDA support (rebuild with the `cuda` feature)".into())
+}
+
+fn outlet_spec(outlet: &ort::value::Outlet) -> TensorSpec {
+    match outlet.dtype() {
+        ValueType::Tensor { ty, shape, dimension_symbols } => TensorSpec {
+            name: outlet.name().to_string(),
+            element_type: element_type_name(*ty),
+            dims: shape
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| {
+                    if d >= 0 {
+                        Dim::Fixed(d as u64)
+                    } else {
+                        Dim::Dynamic(dimension_symbols.get(i).filter(|s| !s.is_empty()).cloned())
+                    }
+                })
+                .collect(),
+        },
+        other => TensorSpec {
+            name: outlet.name().to_string(),
+            element_type: format!("{other}"),
+            dims: Vec::new(),
+        },
+    }
+}
+
+fn element_type_name(ty: TensorElementType) -> String {
+    format!("{ty:?}").to_lowercase()
+}
+
+/// Checks that `specs` is exactly one float32 `[1|?, 3|?, H, W]` tensor and returns it.
+/// `role` is "input" or "output", used in the message.
+fn single_image_tensor(role: &str, specs: &[TensorSpec]) -> Result<TensorSpec, String> {
+    const EXPECTED: &str = "float32 [batch, 3, height, width]";
+    let [spec] = specs else {
+        let found: Vec<String> = specs.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "expected exactly one {role} of {EXPECTED}, found {}: {}",
+            specs.len(),
+            if found.is_empty() { "none".to_string() } else { found.join("; ") }
+        ));
+    };
+    let mismatch = || format!("expected the {role} to be {EXPECTED}, found {spec}");
+    if spec.element_type != "float32" || spec.dims.len() != 4 {
+        return Err(mismatch());
+    }
+    let allows = |dim: &Dim, n: u64| dim.fixed().is_none_or(|d| d == n);
+    if !allows(&spec.dims[0], 1) || !allows(&spec.dims[1], 3) {
+        return Err(mismatch());
+    }
+    if spec.dims[2..].iter().any(|d| d.fixed() == Some(0)) {
+        return Err(mismatch());
+    }
+    Ok(spec.clone())
+}
+
+fn read_metadata(session: &Session) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    let Ok(meta) = session.metadata() else {
+        return map;
+    };
+    for key in meta.custom_keys().unwrap_or_default() {
+        if let Some(value) = meta.custom(&key) {
+            map.insert(key, value);
+        }
+    }
+    let standard = [
+        ("onnx.producer", meta.producer()),
+        ("onnx.graph_name", meta.name()),
+        ("onnx.description", meta.description()),
+        ("onnx.graph_description", meta.graph_description()),
+        ("onnx.domain", meta.domain()),
+        ("onnx.model_version", meta.version().map(|v| v.to_string())),
+    ];
+    for (key, value) in standard {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            map.insert(key.to_string(), value);
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(ty: &str, dims: Vec<Dim>) -> TensorSpec {
+        TensorSpec { name: "x".into(), element_type: ty.into(), dims }
+    }
+
+    fn dynamic(name: &str) -> Dim {
+        Dim::Dynamic(Some(name.into()))
+    }
+
+    #[test]
+    fn accepts_dynamic_and_fixed_image_tensors() {
+        let dynamic_spec = spec("float32", vec![dynamic("batch"), Dim::Fixed(3), dynamic("h"), dynamic("w")]);
+        assert!(single_image_tensor("input", &[dynamic_spec]).is_ok());
+        let fixed = spec("float32", vec![Dim::Fixed(1), Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)]);
+        assert!(single_image_tensor("input", &[fixed]).is_ok());
+    }
+
+    #[test]
+    fn refuses_a_classifier_output_saying_what_it_found() {
+        let logits = spec("float32", vec![Dim::Fixed(1), Dim::Fixed(1000)]);
+        let err = single_image_tensor("output", &[logits]).unwrap_err();
+        assert!(err.contains("float32 [batch, 3, height, width]"), "{err}");
+        assert!(err.contains("[1, 1000]"), "{err}");
+    }
+
+    #[test]
+    fn refuses_wrong_channels_type_and_count() {
+        let gray = spec("float32", vec![Dim::Fixed(1), Dim::Fixed(1), dynamic("h"), dynamic("w")]);
+        assert!(single_image_tensor("input", &[gray]).is_err());
+        let bytes = spec("uint8", vec![Dim::Fixed(1), Dim::Fixed(3), dynamic("h"), dynamic("w")]);
+        assert!(single_image_tensor("input", &[bytes]).is_err());
+        let ok = spec("float32", vec![Dim::Fixed(1), Dim::Fixed(3), dynamic("h"), dynamic("w")]);
+        let err = single_image_tensor("input", &[ok.clone(), ok]).unwrap_err();
+        assert!(err.contains("found 2"), "{err}");
+        assert!(single_image_tensor("input", &[]).unwrap_err().contains("none"));
+    }
+
+    #[test]
+    fn dims_render_with_their_symbolic_names() {
+        let s = spec("float32", vec![dynamic("batch"), Dim::Fixed(3), Dim::Dynamic(None), dynamic("width")]);
+        assert_eq!(s.shape_string(), "[batch, 3, ?, width]");
+    }
+}
