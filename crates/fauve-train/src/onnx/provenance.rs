@@ -1,0 +1,117 @@
+//! Where an exported model comes from, written into the ONNX file's `metadata_props` so that
+//! `fauve info` (or any ONNX tool) can tell which style, weights and run produced it.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// `metadata_props` keys, all under the `fauve.` prefix.
+pub mod keys {
+    pub const STYLE: &str = "fauve.style";
+    pub const LOSS_NETWORK: &str = "fauve.loss_network";
+    pub const CONTENT_WEIGHT: &str = "fauve.content_weight";
+    pub const STYLE_WEIGHT: &str = "fauve.style_weight";
+    pub const TV_WEIGHT: &str = "fauve.tv_weight";
+    pub const ITERATIONS: &str = "fauve.iterations";
+    pub const IMAGE_SIZE: &str = "fauve.image_size";
+    /// The full training configuration, as TOML text.
+    pub const CONFIG: &str = "fauve.config";
+    pub const SEED: &str = "fauve.seed";
+}
+
+/// Training provenance of a network. Every field is optional: an untrained export knows only
+/// its seed; only the fields that are set are written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Style name (usually the style image's file stem), e.g. `"mosaic"`.
+    pub style: Option<String>,
+    /// Loss network, e.g. `"vgg16"`.
+    pub loss_network: Option<String>,
+    pub content_weight: Option<f64>,
+    pub style_weight: Option<f64>,
+    pub tv_weight: Option<f64>,
+    /// Training iterations (optimizer steps) done.
+    pub iterations: Option<u64>,
+    /// Side of the square training crops.
+    pub image_size: Option<u32>,
+    /// The whole training configuration as TOML text.
+    pub config: Option<String>,
+    /// Seed of the initial weights (and of the data order when trained).
+    pub seed: Option<u64>,
+}
+
+impl Provenance {
+    /// The `(key, value)` pairs written to `metadata_props`, in a stable order.
+    pub fn to_metadata(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut put = |key: &str, value: Option<String>| {
+            if let Some(value) = value {
+                out.push((key.to_owned(), value));
+            }
+        };
+        put(keys::STYLE, self.style.clone());
+        put(keys::LOSS_NETWORK, self.loss_network.clone());
+        put(keys::CONTENT_WEIGHT, self.content_weight.map(|v| v.to_string()));
+        put(keys::STYLE_WEIGHT, self.style_weight.map(|v| v.to_string()));
+        put(keys::TV_WEIGHT, self.tv_weight.map(|v| v.to_string()));
+        put(keys::ITERATIONS, self.iterations.map(|v| v.to_string()));
+        put(keys::IMAGE_SIZE, self.image_size.map(|v| v.to_string()));
+        put(keys::CONFIG, self.config.clone());
+        put(keys::SEED, self.seed.map(|v| v.to_string()));
+        out
+    }
+
+    /// Reads the fields back from a model's metadata (unknown keys are ignored).
+    pub fn from_metadata(metadata: &BTreeMap<String, String>) -> Result<Self> {
+        fn parse<T: std::str::FromStr>(metadata: &BTreeMap<String, String>, key: &str) -> Result<Option<T>>
+        where
+            T::Err: std::error::Error + Send + Sync + 'static,
+        {
+            metadata
+                .get(key)
+                .map(|v| v.parse::<T>().with_context(|| format!("metadata {key} = {v:?} is not a valid value")))
+                .transpose()
+        }
+        Ok(Self {
+            style: metadata.get(keys::STYLE).cloned(),
+            loss_network: metadata.get(keys::LOSS_NETWORK).cloned(),
+            content_weight: parse(metadata, keys::CONTENT_WEIGHT)?,
+            style_weight: parse(metadata, keys::STYLE_WEIGHT)?,
+            tv_weight: parse(metadata, keys::TV_WEIGHT)?,
+            iterations: parse(metadata, keys::ITERATIONS)?,
+            image_size: parse(metadata, keys::IMAGE_SIZE)?,
+            config: metadata.get(keys::CONFIG).cloned(),
+            seed: parse(metadata, keys::SEED)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provenance_round_trips_through_metadata() {
+        let p = Provenance {
+            style: Some("mosaic".into()),
+            loss_network: Some("vgg16".into()),
+            content_weight: Some(1e5),
+            style_weight: Some(1e10),
+            tv_weight: Some(0.0),
+            iterations: Some(40_000),
+            image_size: Some(256),
+            config: Some("[train]\nlr = 1e-3\n".into()),
+            seed: Some(42),
+        };
+        let map: BTreeMap<_, _> = p.to_metadata().into_iter().collect();
+        assert_eq!(map.len(), 9);
+        assert_eq!(Provenance::from_metadata(&map).unwrap(), p);
+    }
+
+    #[test]
+    fn unset_fields_are_not_written() {
+        let p = Provenance { seed: Some(3), ..Default::default() };
+        assert_eq!(p.to_metadata(), vec![("fauve.seed".to_owned(), "3".to_owned())]);
+    }
+}
