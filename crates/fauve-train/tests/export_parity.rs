@@ -1,0 +1,226 @@
+//! burn ↔ ONNX Runtime parity of the exported TransformerNet, and the export's guarantees:
+//! output size = input size at awkward sizes, fixed-size exports, provenance metadata,
+//! protobuf round trip, and "a failed check leaves nothing behind".
+//!
+//! Needs ONNX Runtime (`python3 -m pip install onnxruntime==1.32.0`), nothing else.
+
+use std::path::Path;
+
+use burn::module::Param;
+use burn::prelude::*;
+use fauve_infer::model::{SessionOptions, StyleModel};
+use fauve_train::onnx::proto::{ModelProto, tensor_shape_proto::dimension::Value as DimValue, type_proto};
+use fauve_train::onnx::{
+    ExportOptions, ParityError, Provenance, export_transformer, read_model, test_image, transformer_model,
+    write_verified,
+};
+use fauve_train::transformer::{MIN_SIDE, TransformerNet};
+use prost::Message;
+
+/// An untrained network's output is a few units around 0; scale its last layer so the output
+/// spans the 0–255 range like a trained one, which makes the 0–255 tolerances meaningful.
+fn image_like_net(seed: u64) -> TransformerNet {
+    let device = Device::flex();
+    let mut net = TransformerNet::seeded(seed, &device);
+    let conv = &mut net.deconv3.conv2d;
+    conv.weight = Param::from_tensor(conv.weight.val() * 120.0);
+    let bias = conv.bias.take().expect("the last conv has a bias");
+    conv.bias = Some(Param::from_tensor(bias.val() * 120.0 + 127.5));
+    net
+}
+
+fn provenance() -> Provenance {
+    Provenance {
+        style: Some("parity-test".into()),
+        loss_network: Some("vgg16".into()),
+        content_weight: Some(1e5),
+        style_weight: Some(1e10),
+        tv_weight: Some(1e-6),
+        iterations: Some(0),
+        image_size: Some(256),
+        config: Some("[train]\nepochs = 2\n".into()),
+        seed: Some(11),
+    }
+}
+
+fn spread(values: &[f32]) -> f32 {
+    let (lo, hi) = values.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    hi - lo
+}
+
+#[test]
+fn dynamic_export_matches_burn_at_awkward_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dynamic.onnx");
+    let net = image_like_net(11);
+    // 5 is the smallest side (9×9 reflect pad of 4); the rest cover every size mod 4.
+    let sizes = vec![(64, 64), (67, 45), (33, 97), (5, 9), (5, 5), (9, 6)];
+    let options = ExportOptions { provenance: provenance(), check_sizes: sizes.clone(), ..Default::default() };
+    let report = export_transformer(&net, &path, &options).expect("export passes its own parity check");
+    eprintln!("dynamic export parity: max |ORT - burn| = {} over {:?}", report.max_abs_diff, report.checked_sizes);
+    assert_eq!(report.checked_sizes, sizes);
+    assert!(report.max_abs_diff < 0.05, "parity {} is looser than expected", report.max_abs_diff);
+    assert_eq!(report.bytes, std::fs::metadata(&path).unwrap().len());
+
+    // Independently of the exporter's own check: same size out, same values, not trivial.
+    let mut model = StyleModel::load(&path, &SessionOptions::default()).unwrap();
+    for (w, h) in [(67, 45), (31, 18)] {
+        let image = test_image(w, h);
+        let ort = model.run(&image).unwrap();
+        assert_eq!((ort.width, ort.height), (w, h));
+        let burn = net.stylize(&image).unwrap();
+        assert!(ort.max_abs_diff(&burn) < 0.05);
+        assert!(spread(&ort.data) > 50.0, "output should span a real range, got {}", spread(&ort.data));
+    }
+}
+
+#[test]
+fn fixed_size_export_declares_static_dims_and_matches_burn() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fixed.onnx");
+    let net = image_like_net(5);
+    let options = ExportOptions { fixed_size: Some((67, 45)), ..Default::default() };
+    let report = export_transformer(&net, &path, &options).unwrap();
+    eprintln!("fixed-size export parity: max |ORT - burn| = {}", report.max_abs_diff);
+    assert_eq!(report.checked_sizes, vec![(67, 45)]);
+    assert!(report.max_abs_diff < 0.05);
+
+    let model = read_model(&path).unwrap();
+    let graph = model.graph.unwrap();
+    for value in [&graph.input[0], &graph.output[0]] {
+        assert_eq!(dims_of(value), vec![Some(1), Some(3), Some(45), Some(67)], "{}", value.name);
+    }
+    let loaded = StyleModel::load(&path, &SessionOptions::default()).unwrap();
+    assert_eq!(loaded.fixed_size(), (Some(67), Some(45)));
+}
+
+#[test]
+fn dynamic_export_declares_symbolic_batch_height_width() {
+    let net = TransformerNet::seeded(2, &Device::flex());
+    let model = transformer_model(&net, &ExportOptions::default()).unwrap();
+    let graph = model.graph.as_ref().unwrap();
+    assert_eq!(graph.input.len(), 1);
+    assert_eq!(graph.output.len(), 1);
+    assert_eq!((graph.input[0].name.as_str(), graph.output[0].name.as_str()), ("input", "output"));
+    for value in [&graph.input[0], &graph.output[0]] {
+        let params: Vec<_> = shape_of(value).into_iter().map(|d| d.value.unwrap()).collect();
+        assert_eq!(
+            params,
+            vec![
+                DimValue::DimParam("batch".into()),
+                DimValue::DimValue(3),
+                DimValue::DimParam("height".into()),
+                DimValue::DimParam("width".into())
+            ]
+        );
+    }
+    assert_eq!(model.ir_version, Some(8));
+    assert_eq!(model.opset_import[0].version, Some(17));
+    assert_eq!(model.producer_name, "fauve");
+    assert_eq!(model.producer_version, env!("CARGO_PKG_VERSION"));
+    // 16 convolutions, each with weights and bias, and every conv reads a reflection pad.
+    let count = |op: &str| graph.node.iter().filter(|n| n.op_type == op).count();
+    assert_eq!(count("Conv"), 16);
+    assert_eq!(count("Pad"), 16);
+    assert_eq!(count("InstanceNormalization"), 15);
+    assert_eq!(count("Resize"), 2);
+    assert_eq!(count("Slice"), 2);
+    assert_eq!(count("Add"), 5);
+    assert!(graph.initializer.iter().any(|t| t.name == "res3.conv2.conv2d.weight"));
+}
+
+#[test]
+fn written_file_round_trips_through_prost_and_carries_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.onnx");
+    let net = TransformerNet::seeded(11, &Device::flex());
+    let options = ExportOptions { provenance: provenance(), check_sizes: vec![(13, 11)], ..Default::default() };
+    export_transformer(&net, &path, &options).unwrap();
+
+    let bytes = std::fs::read(&path).unwrap();
+    let decoded = ModelProto::decode(bytes.as_slice()).unwrap();
+    assert_eq!(decoded, transformer_model(&net, &options).unwrap(), "the file is exactly the built model");
+    assert_eq!(decoded.encode_to_vec(), bytes, "re-encoding gives the same bytes");
+
+    // Metadata as ONNX Runtime reports it.
+    let model = StyleModel::load(&path, &SessionOptions::default()).unwrap();
+    let metadata = model.metadata();
+    for (key, value) in [
+        ("fauve.style", "parity-test"),
+        ("fauve.loss_network", "vgg16"),
+        ("fauve.content_weight", "100000"),
+        ("fauve.style_weight", "10000000000"),
+        ("fauve.tv_weight", "0.000001"),
+        ("fauve.iterations", "0"),
+        ("fauve.image_size", "256"),
+        ("fauve.config", "[train]\nepochs = 2\n"),
+        ("fauve.seed", "11"),
+    ] {
+        assert_eq!(metadata.get(key).map(String::as_str), Some(value), "{key}");
+    }
+    assert_eq!(Provenance::from_metadata(&metadata).unwrap(), provenance());
+}
+
+#[test]
+fn a_model_that_disagrees_with_its_network_is_refused_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tampered.onnx");
+    let exported = image_like_net(1);
+    let other = image_like_net(2);
+    let model = transformer_model(&exported, &ExportOptions::default()).unwrap();
+
+    let err = write_verified(&model, &other, &path, &ExportOptions::default()).unwrap_err();
+    let parity = err.downcast_ref::<ParityError>().unwrap_or_else(|| panic!("expected a ParityError, got {err:#}"));
+    match parity {
+        ParityError::TooDifferent { max_abs_diff, tolerance, .. } => {
+            assert!(*max_abs_diff > 10.0 && *tolerance == 0.5, "{parity}")
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert!(format!("{err:#}").contains("export not kept"), "{err:#}");
+    assert!(!path.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no temporary file left behind");
+
+    // The same model against its own network is kept.
+    write_verified(&model, &exported, &path, &ExportOptions::default()).unwrap();
+    assert!(path.exists());
+}
+
+#[test]
+fn a_failed_export_does_not_replace_an_existing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keep.onnx");
+    std::fs::write(&path, b"previous model").unwrap();
+    let model = transformer_model(&image_like_net(3), &ExportOptions::default()).unwrap();
+    assert!(write_verified(&model, &image_like_net(4), &path, &ExportOptions::default()).is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), b"previous model");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn sizes_below_the_minimum_and_missing_directories_are_refused() {
+    let net = TransformerNet::seeded(0, &Device::flex());
+    let too_small = ExportOptions { fixed_size: Some((MIN_SIDE - 1, 64)), ..Default::default() };
+    assert!(transformer_model(&net, &too_small).is_err());
+
+    let missing = Path::new("/nonexistent-fauve-dir/model.onnx");
+    let err = export_transformer(&net, missing, &ExportOptions::default()).unwrap_err();
+    assert!(format!("{err:#}").contains("does not exist"), "{err:#}");
+}
+
+fn shape_of(value: &fauve_train::onnx::proto::ValueInfoProto) -> Vec<fauve_train::onnx::proto::tensor_shape_proto::Dimension> {
+    match value.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(type_proto::Value::TensorType(t)) => t.shape.as_ref().unwrap().dim.clone(),
+        None => panic!("{} has no tensor type", value.name),
+    }
+}
+
+fn dims_of(value: &fauve_train::onnx::proto::ValueInfoProto) -> Vec<Option<i64>> {
+    shape_of(value)
+        .into_iter()
+        .map(|d| match d.value {
+            Some(DimValue::DimValue(v)) => Some(v),
+            _ => None,
+        })
+        .collect()
+}
