@@ -16,6 +16,11 @@ use crate::error::InferError;
 use crate::runtime::runtime;
 use crate::tensor::ImageTensor;
 
+/// Smallest side accepted by a model with dynamic spatial dims. The Johnson network's first
+/// layer reflection-pads by 4 (which needs at least 5 pixels) and downsamples twice by 2, so
+/// 8 pixels per side is the smallest size that goes through every layer with room to spare.
+pub const MIN_SIDE: u32 = 8;
+
 /// Where a session runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Device {
@@ -151,6 +156,17 @@ impl StyleModel {
     pub fn fixed_size(&self) -> (Option<u32>, Option<u32>) {
         let dim = |i: usize| self.input.dims[i].fixed().map(|n| n as u32);
         (dim(3), dim(2))
+    }
+
+    /// Refuses images too small for the network. Fixed-size models accept any size, since the
+    /// image is resized to the model's size anyway.
+    pub fn check_input_size(&self, image_path: &Path, width: u32, height: u32) -> Result<(), InferError> {
+        let (fixed_w, fixed_h) = self.fixed_size();
+        let too_small = (fixed_w.is_none() && width < MIN_SIDE) || (fixed_h.is_none() && height < MIN_SIDE);
+        if too_small {
+            return Err(InferError::TooSmall { path: image_path.to_path_buf(), width, height, min: MIN_SIDE });
+        }
+        Ok(())
     }
 
     /// Runs the network on one image. The output is the raw network output (not clamped),
