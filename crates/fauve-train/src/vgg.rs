@@ -160,24 +160,25 @@ impl Vgg {
     }
 
     /// Checks that every name exists and is within the loaded prefix; returns the number of
-    /// convolutions the deepest one needs.
+    /// convolutions the deepest one needs. A shortfall is reported for the deepest layer, so
+    /// the message says how far to load.
     pub fn check_layers<S: AsRef<str>>(&self, names: &[S]) -> Result<usize, VggError> {
-        if names.is_empty() {
-            return Err(VggError::NothingRequested);
-        }
-        let mut needed = 0;
+        let mut deepest: Option<(usize, &str)> = None;
         for name in names {
             let name = name.as_ref();
             let n = self.depth.convs_needed_for(name)?;
-            if n > self.convs.len() {
-                return Err(VggError::NotLoaded {
-                    depth: self.depth,
-                    name: name.to_string(),
-                    needed: n,
-                    loaded: self.convs.len(),
-                });
+            if deepest.is_none_or(|(d, _)| n > d) {
+                deepest = Some((n, name));
             }
-            needed = needed.max(n);
+        }
+        let (needed, name) = deepest.ok_or(VggError::NothingRequested)?;
+        if needed > self.convs.len() {
+            return Err(VggError::NotLoaded {
+                depth: self.depth,
+                name: name.to_string(),
+                needed,
+                loaded: self.convs.len(),
+            });
         }
         Ok(needed)
     }
