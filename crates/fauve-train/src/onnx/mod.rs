@@ -110,7 +110,7 @@ pub fn write_verified(model: &ModelProto, reference: &TransformerNet, path: &Pat
         .map_err(|e| e.error)
         .with_context(|| format!("{}: cannot move the verified export into place", path.display()))?;
     let bytes = file.metadata().map(|m| m.len()).unwrap_or_default();
-    tracing::info!(path = %path.display(), bytes, max_abs_diff, "ONNX export verified");
+    tracing::debug!(path = %path.display(), bytes, max_abs_diff, "ONNX export verified");
     Ok(ExportReport { path: path.to_path_buf(), bytes, max_abs_diff, checked_sizes: sizes })
 }
 
@@ -145,5 +145,13 @@ fn write_temp_beside(model: &ModelProto, path: &Path) -> Result<tempfile::NamedT
     temp.write_all(&model.encode_to_vec())
         .and_then(|()| temp.as_file().sync_all())
         .with_context(|| format!("{}: cannot write the model", temp.path().display()))?;
+    // Temporary files are created owner-only; a model is an ordinary shareable file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("{}: cannot set permissions", temp.path().display()))?;
+    }
     Ok(temp)
 }
