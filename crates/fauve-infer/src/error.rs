@@ -9,6 +9,9 @@ pub enum InferError {
     #[error("ONNX Runtime unavailable: {0}")]
     Runtime(String),
 
+    #[error("unknown style {name:?}: available styles: {available} (searched {searched})")]
+    UnknownStyle { name: String, available: String, searched: String },
+
     #[error("model {}: file not found", path.display())]
     ModelNotFound { path: PathBuf },
 

@@ -5,6 +5,7 @@
 //! - [`model`]: [`StyleModel`], a validated image-to-image ONNX session;
 //! - [`tensor`]: [`ImageTensor`], planar RGB f32 0–255, the networks' convention;
 //! - [`decode`] / [`encode`]: image files in (pixel budget, EXIF, alpha) and out (atomic);
+//! - [`styles`]: `--style NAME` → `models/NAME.onnx`;
 //! - [`convert`]: RGB8 ⇄ tensor; [`pipeline`]: one image end to end, with stage timings.
 
 pub mod convert;
@@ -14,11 +15,12 @@ pub mod error;
 pub mod model;
 pub mod pipeline;
 pub mod runtime;
+pub mod styles;
 pub mod tensor;
 
 pub use decode::{DEFAULT_MAX_PIXELS, DecodeOptions, DecodedImage};
 pub use encode::OutputFormat;
 pub use error::InferError;
-pub use model::{Device, Dim, MIN_SIDE, SessionOptions, StyleModel, TensorSpec};
+pub use model::{Device, Dim, MIN_SIDE, ModelInfo, SessionOptions, StyleModel, TensorSpec};
 pub use pipeline::{StageTimes, Stylized, stylize_bytes, stylize_file};
 pub use tensor::ImageTensor;

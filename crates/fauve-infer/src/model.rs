@@ -112,23 +112,10 @@ impl fmt::Debug for StyleModel {
 impl StyleModel {
     /// Loads and validates an ONNX style network.
     pub fn load(path: &Path, options: &SessionOptions) -> Result<StyleModel, InferError> {
-        if !path.is_file() {
-            return Err(InferError::ModelNotFound { path: path.to_path_buf() });
-        }
-        let runtime = runtime()?;
-        let load_error = |reason: String| InferError::ModelLoad { path: path.to_path_buf(), reason };
-        let builder = Session::builder(&runtime.environment).map_err(|e| load_error(e.to_string()))?;
-        let mut builder = configure(builder, options).map_err(load_error)?;
-        let session = builder
-            .commit_from_file(path)
-            .map_err(|e| load_error(e.to_string()))?;
-
+        let (session, inputs, outputs, metadata) = open_session(path, options)?;
         let not_style = |reason: String| InferError::NotAStyleModel { path: path.to_path_buf(), reason };
-        let input = single_image_tensor("input", &session.inputs().iter().map(outlet_spec).collect::<Vec<_>>())
-            .map_err(not_style)?;
-        let output = single_image_tensor("output", &session.outputs().iter().map(outlet_spec).collect::<Vec<_>>())
-            .map_err(not_style)?;
-        let metadata = read_metadata(&session);
+        let input = single_image_tensor("input", &inputs).map_err(not_style)?;
+        let output = single_image_tensor("output", &outputs).map_err(not_style)?;
         tracing::debug!(model = %path.display(), %input, %output, "model loaded");
         Ok(StyleModel { path: path.to_path_buf(), session, input, output, metadata })
     }
@@ -217,6 +204,45 @@ impl StyleModel {
             }),
         }
     }
+}
+
+/// What `fauve info` shows: any ONNX model's interface, whether or not it is a style network.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+    pub metadata: BTreeMap<String, String>,
+    /// `None` if fauve can run it; otherwise why not.
+    pub not_a_style_network: Option<String>,
+}
+
+impl ModelInfo {
+    pub fn inspect(path: &Path) -> Result<ModelInfo, InferError> {
+        let (_session, inputs, outputs, metadata) = open_session(path, &SessionOptions::default())?;
+        let not_a_style_network = single_image_tensor("input", &inputs)
+            .and_then(|_| single_image_tensor("output", &outputs))
+            .err();
+        Ok(ModelInfo { path: path.to_path_buf(), inputs, outputs, metadata, not_a_style_network })
+    }
+}
+
+type OpenedSession = (Session, Vec<TensorSpec>, Vec<TensorSpec>, BTreeMap<String, String>);
+
+/// Creates the session and reads its interface and metadata, without judging them.
+fn open_session(path: &Path, options: &SessionOptions) -> Result<OpenedSession, InferError> {
+    if !path.is_file() {
+        return Err(InferError::ModelNotFound { path: path.to_path_buf() });
+    }
+    let runtime = runtime()?;
+    let load_error = |reason: String| InferError::ModelLoad { path: path.to_path_buf(), reason };
+    let builder = Session::builder(&runtime.environment).map_err(|e| load_error(e.to_string()))?;
+    let mut builder = configure(builder, options).map_err(load_error)?;
+    let session = builder.commit_from_file(path).map_err(|e| load_error(e.to_string()))?;
+    let inputs = session.inputs().iter().map(outlet_spec).collect();
+    let outputs = session.outputs().iter().map(outlet_spec).collect();
+    let metadata = read_metadata(&session);
+    Ok((session, inputs, outputs, metadata))
 }
 
 /// Applies our options to a fresh builder; errors come back as text for the caller's context.
