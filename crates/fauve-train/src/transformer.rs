@@ -150,6 +150,12 @@ impl TransformerNet {
 
     /// Runs one image through the network on the device its weights live on.
     pub fn stylize(&self, image: &ImageTensor) -> Result<ImageTensor> {
+        ensure!(
+            image.width >= MIN_SIDE && image.height >= MIN_SIDE,
+            "a {}×{} image is too small: the network needs at least {MIN_SIDE}×{MIN_SIDE} pixels",
+            image.width,
+            image.height
+        );
         let device = self.conv1.conv2d.weight.device();
         let output = self.forward(image_to_tensor(image, &device));
         tensor_to_image(output)
@@ -296,6 +302,13 @@ mod tests {
             assert_eq!((out.width, out.height), (w, h));
             assert!(out.data.iter().all(|v| v.is_finite()));
         }
+    }
+
+    #[test]
+    fn images_below_the_minimum_side_are_an_error_not_a_panic() {
+        let net = TransformerNet::seeded(1, &Device::flex());
+        let err = net.stylize(&ramp(4, 9)).unwrap_err();
+        assert!(err.to_string().contains("at least 5×5"), "{err}");
     }
 
     #[test]

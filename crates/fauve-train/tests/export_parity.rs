@@ -61,6 +61,12 @@ fn dynamic_export_matches_burn_at_awkward_sizes() {
     assert_eq!(report.checked_sizes, sizes);
     assert!(report.max_abs_diff < 0.05, "parity {} is looser than expected", report.max_abs_diff);
     assert_eq!(report.bytes, std::fs::metadata(&path).unwrap().len());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "an export is an ordinary readable file, not owner-only");
+    }
 
     // Independently of the exporter's own check: same size out, same values, not trivial.
     let mut model = StyleModel::load(&path, &SessionOptions::default()).unwrap();
