@@ -54,7 +54,8 @@ pub struct TransformerNetConfig {
 impl TransformerNetConfig {
     pub fn init(&self, device: &Device) -> TransformerNet {
         let mut rng = SplitMix64::new(self.seed);
-        let mut conv = |c_in, c_out, k, stride| ConvLayer::new(c_in, c_out, k, stride, &mut rng, device);
+        let mut conv =
+            |c_in, c_out, k, stride| ConvLayer::new(c_in, c_out, k, stride, &mut rng, device);
         let conv1 = conv(3, 32, 9, 1);
         let conv2 = conv(32, 64, 3, 2);
         let conv3 = conv(64, 128, 3, 2);
@@ -170,17 +171,35 @@ pub struct ConvLayer {
 }
 
 impl ConvLayer {
-    fn new(c_in: usize, c_out: usize, kernel: usize, stride: usize, rng: &mut SplitMix64, device: &Device) -> Self {
-        let mut conv2d = Conv2dConfig::new([c_in, c_out], [kernel, kernel]).with_stride([stride, stride]).init(device);
+    fn new(
+        c_in: usize,
+        c_out: usize,
+        kernel: usize,
+        stride: usize,
+        rng: &mut SplitMix64,
+        device: &Device,
+    ) -> Self {
+        let mut conv2d = Conv2dConfig::new([c_in, c_out], [kernel, kernel])
+            .with_stride([stride, stride])
+            .init(device);
         // PyTorch's default Conv2d init (kaiming_uniform with a = √5): weights and biases both
         // uniform in ±1/√fan_in. Drawn from our own seeded stream so it is backend-independent.
         let fan_in = c_in * kernel * kernel;
         let bound = 1.0 / (fan_in as f64).sqrt();
         let weights: Vec<f32> = (0..c_out * fan_in).map(|_| rng.uniform(bound)).collect();
         let biases: Vec<f32> = (0..c_out).map(|_| rng.uniform(bound)).collect();
-        conv2d.weight = burn::module::Param::from_data(TensorData::new(weights, [c_out, c_in, kernel, kernel]), device);
-        conv2d.bias = Some(burn::module::Param::from_data(TensorData::new(biases, [c_out]), device));
-        Self { conv2d, reflection_pad: kernel / 2 }
+        conv2d.weight = burn::module::Param::from_data(
+            TensorData::new(weights, [c_out, c_in, kernel, kernel]),
+            device,
+        );
+        conv2d.bias = Some(burn::module::Param::from_data(
+            TensorData::new(biases, [c_out]),
+            device,
+        ));
+        Self {
+            conv2d,
+            reflection_pad: kernel / 2,
+        }
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
@@ -222,7 +241,10 @@ pub struct UpsampleConvLayer {
 
 impl From<ConvLayer> for UpsampleConvLayer {
     fn from(layer: ConvLayer) -> Self {
-        Self { conv2d: layer.conv2d, reflection_pad: layer.reflection_pad }
+        Self {
+            conv2d: layer.conv2d,
+            reflection_pad: layer.reflection_pad,
+        }
     }
 }
 
@@ -239,7 +261,10 @@ impl UpsampleConvLayer {
 }
 
 fn instance_norm(channels: usize, device: &Device) -> InstanceNorm {
-    InstanceNormConfig::new(channels).with_epsilon(INSTANCE_NORM_EPSILON).with_affine(true).init(device)
+    InstanceNormConfig::new(channels)
+        .with_epsilon(INSTANCE_NORM_EPSILON)
+        .with_affine(true)
+        .init(device)
 }
 
 /// Planar RGB image → `[1, 3, H, W]` tensor (values unchanged, 0–255).
@@ -250,7 +275,10 @@ pub fn image_to_tensor(image: &ImageTensor, device: &Device) -> Tensor<4> {
 /// `[1, 3, H, W]` tensor → planar RGB image (values unchanged, not clamped).
 pub fn tensor_to_image(tensor: Tensor<4>) -> Result<ImageTensor> {
     let [n, c, h, w] = tensor.dims();
-    ensure!(n == 1 && c == 3, "expected a [1, 3, H, W] tensor, got [{n}, {c}, {h}, {w}]");
+    ensure!(
+        n == 1 && c == 3,
+        "expected a [1, 3, H, W] tensor, got [{n}, {c}, {h}, {w}]"
+    );
     let data = tensor
         .into_data()
         .try_into_vec_as::<f32>()
@@ -290,7 +318,11 @@ mod tests {
 
     fn ramp(width: u32, height: u32) -> ImageTensor {
         let n = (3 * width * height) as usize;
-        ImageTensor::new(width, height, (0..n).map(|i| (i * 37 % 256) as f32).collect())
+        ImageTensor::new(
+            width,
+            height,
+            (0..n).map(|i| (i * 37 % 256) as f32).collect(),
+        )
     }
 
     #[test]
@@ -326,10 +358,16 @@ mod tests {
     fn upsampling_copies_pixel_floor_half_then_crops() {
         let device = Device::flex();
         // 1×1×2×3 → ×2 = 4×6 → crop to 3×5.
-        let x = Tensor::<4>::from_data(TensorData::new(vec![1.0f32, 2., 3., 4., 5., 6.], [1, 1, 2, 3]), &device);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 2., 3., 4., 5., 6.], [1, 1, 2, 3]),
+            &device,
+        );
         let [_, _, h, w] = x.dims();
-        let up = interpolate(x, InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([2 * h, 2 * w]))
-            .slice(s![.., .., 0..3, 0..5]);
+        let up = interpolate(
+            x,
+            InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([2 * h, 2 * w]),
+        )
+        .slice(s![.., .., 0..3, 0..5]);
         let values = up.into_data().try_into_vec_as::<f32>().unwrap();
         #[rustfmt::skip]
         let expected = vec![1., 1., 2., 2., 3.,
@@ -352,7 +390,12 @@ mod tests {
         let x = image_to_tensor(&ramp(8, 8), &device);
         let loss = net.forward(x).powf_scalar(2.0).mean();
         let grads = loss.backward();
-        let g = net.conv1.conv2d.weight.grad(&grads).expect("conv1 weight has a gradient");
+        let g = net
+            .conv1
+            .conv2d
+            .weight
+            .grad(&grads)
+            .expect("conv1 weight has a gradient");
         assert!(g.abs().sum().into_scalar::<f32>() > 0.0);
     }
 }

@@ -9,10 +9,12 @@ use std::path::Path;
 use burn::module::Param;
 use burn::prelude::*;
 use fauve_infer::model::{SessionOptions, StyleModel};
-use fauve_train::onnx::proto::{ModelProto, tensor_shape_proto::dimension::Value as DimValue, type_proto};
+use fauve_train::onnx::proto::{
+    ModelProto, tensor_shape_proto::dimension::Value as DimValue, type_proto,
+};
 use fauve_train::onnx::{
-    ExportOptions, ParityError, Provenance, export_transformer, read_model, test_image, transformer_model,
-    write_verified,
+    ExportOptions, ParityError, Provenance, export_transformer, read_model, test_image,
+    transformer_model, write_verified,
 };
 use fauve_train::transformer::{MIN_SIDE, TransformerNet};
 use prost::Message;
@@ -44,7 +46,9 @@ fn provenance() -> Provenance {
 }
 
 fn spread(values: &[f32]) -> f32 {
-    let (lo, hi) = values.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = values
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     hi - lo
 }
 
@@ -55,17 +59,32 @@ fn dynamic_export_matches_burn_at_awkward_sizes() {
     let net = image_like_net(11);
     // 5 is the smallest side (9×9 reflect pad of 4); the rest cover every size mod 4.
     let sizes = vec![(64, 64), (67, 45), (33, 97), (5, 9), (5, 5), (9, 6)];
-    let options = ExportOptions { provenance: provenance(), check_sizes: sizes.clone(), ..Default::default() };
-    let report = export_transformer(&net, &path, &options).expect("export passes its own parity check");
-    eprintln!("dynamic export parity: max |ORT - burn| = {} over {:?}", report.max_abs_diff, report.checked_sizes);
+    let options = ExportOptions {
+        provenance: provenance(),
+        check_sizes: sizes.clone(),
+        ..Default::default()
+    };
+    let report =
+        export_transformer(&net, &path, &options).expect("export passes its own parity check");
+    eprintln!(
+        "dynamic export parity: max |ORT - burn| = {} over {:?}",
+        report.max_abs_diff, report.checked_sizes
+    );
     assert_eq!(report.checked_sizes, sizes);
-    assert!(report.max_abs_diff < 0.05, "parity {} is looser than expected", report.max_abs_diff);
+    assert!(
+        report.max_abs_diff < 0.05,
+        "parity {} is looser than expected",
+        report.max_abs_diff
+    );
     assert_eq!(report.bytes, std::fs::metadata(&path).unwrap().len());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o644, "an export is an ordinary readable file, not owner-only");
+        assert_eq!(
+            mode, 0o644,
+            "an export is an ordinary readable file, not owner-only"
+        );
     }
 
     // Independently of the exporter's own check: same size out, same values, not trivial.
@@ -76,7 +95,11 @@ fn dynamic_export_matches_burn_at_awkward_sizes() {
         assert_eq!((ort.width, ort.height), (w, h));
         let burn = net.stylize(&image).unwrap();
         assert!(ort.max_abs_diff(&burn) < 0.05);
-        assert!(spread(&ort.data) > 50.0, "output should span a real range, got {}", spread(&ort.data));
+        assert!(
+            spread(&ort.data) > 50.0,
+            "output should span a real range, got {}",
+            spread(&ort.data)
+        );
     }
 }
 
@@ -85,16 +108,27 @@ fn fixed_size_export_declares_static_dims_and_matches_burn() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fixed.onnx");
     let net = image_like_net(5);
-    let options = ExportOptions { fixed_size: Some((67, 45)), ..Default::default() };
+    let options = ExportOptions {
+        fixed_size: Some((67, 45)),
+        ..Default::default()
+    };
     let report = export_transformer(&net, &path, &options).unwrap();
-    eprintln!("fixed-size export parity: max |ORT - burn| = {}", report.max_abs_diff);
+    eprintln!(
+        "fixed-size export parity: max |ORT - burn| = {}",
+        report.max_abs_diff
+    );
     assert_eq!(report.checked_sizes, vec![(67, 45)]);
     assert!(report.max_abs_diff < 0.05);
 
     let model = read_model(&path).unwrap();
     let graph = model.graph.unwrap();
     for value in [&graph.input[0], &graph.output[0]] {
-        assert_eq!(dims_of(value), vec![Some(1), Some(3), Some(45), Some(67)], "{}", value.name);
+        assert_eq!(
+            dims_of(value),
+            vec![Some(1), Some(3), Some(45), Some(67)],
+            "{}",
+            value.name
+        );
     }
     let loaded = StyleModel::load(&path, &SessionOptions::default()).unwrap();
     assert_eq!(loaded.fixed_size(), (Some(67), Some(45)));
@@ -107,9 +141,15 @@ fn dynamic_export_declares_symbolic_batch_height_width() {
     let graph = model.graph.as_ref().unwrap();
     assert_eq!(graph.input.len(), 1);
     assert_eq!(graph.output.len(), 1);
-    assert_eq!((graph.input[0].name.as_str(), graph.output[0].name.as_str()), ("input", "output"));
+    assert_eq!(
+        (graph.input[0].name.as_str(), graph.output[0].name.as_str()),
+        ("input", "output")
+    );
     for value in [&graph.input[0], &graph.output[0]] {
-        let params: Vec<_> = shape_of(value).into_iter().map(|d| d.value.unwrap()).collect();
+        let params: Vec<_> = shape_of(value)
+            .into_iter()
+            .map(|d| d.value.unwrap())
+            .collect();
         assert_eq!(
             params,
             vec![
@@ -132,7 +172,12 @@ fn dynamic_export_declares_symbolic_batch_height_width() {
     assert_eq!(count("Resize"), 2);
     assert_eq!(count("Slice"), 2);
     assert_eq!(count("Add"), 5);
-    assert!(graph.initializer.iter().any(|t| t.name == "res3.conv2.conv2d.weight"));
+    assert!(
+        graph
+            .initializer
+            .iter()
+            .any(|t| t.name == "res3.conv2.conv2d.weight")
+    );
 }
 
 #[test]
@@ -140,13 +185,25 @@ fn written_file_round_trips_through_prost_and_carries_provenance() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meta.onnx");
     let net = TransformerNet::seeded(11, &Device::flex());
-    let options = ExportOptions { provenance: provenance(), check_sizes: vec![(13, 11)], ..Default::default() };
+    let options = ExportOptions {
+        provenance: provenance(),
+        check_sizes: vec![(13, 11)],
+        ..Default::default()
+    };
     export_transformer(&net, &path, &options).unwrap();
 
     let bytes = std::fs::read(&path).unwrap();
     let decoded = ModelProto::decode(bytes.as_slice()).unwrap();
-    assert_eq!(decoded, transformer_model(&net, &options).unwrap(), "the file is exactly the built model");
-    assert_eq!(decoded.encode_to_vec(), bytes, "re-encoding gives the same bytes");
+    assert_eq!(
+        decoded,
+        transformer_model(&net, &options).unwrap(),
+        "the file is exactly the built model"
+    );
+    assert_eq!(
+        decoded.encode_to_vec(),
+        bytes,
+        "re-encoding gives the same bytes"
+    );
 
     // Metadata as ONNX Runtime reports it.
     let model = StyleModel::load(&path, &SessionOptions::default()).unwrap();
@@ -176,16 +233,26 @@ fn a_model_that_disagrees_with_its_network_is_refused_and_leaves_no_file() {
     let model = transformer_model(&exported, &ExportOptions::default()).unwrap();
 
     let err = write_verified(&model, &other, &path, &ExportOptions::default()).unwrap_err();
-    let parity = err.downcast_ref::<ParityError>().unwrap_or_else(|| panic!("expected a ParityError, got {err:#}"));
+    let parity = err
+        .downcast_ref::<ParityError>()
+        .unwrap_or_else(|| panic!("expected a ParityError, got {err:#}"));
     match parity {
-        ParityError::TooDifferent { max_abs_diff, tolerance, .. } => {
+        ParityError::TooDifferent {
+            max_abs_diff,
+            tolerance,
+            ..
+        } => {
             assert!(*max_abs_diff > 10.0 && *tolerance == 0.5, "{parity}")
         }
         other => panic!("unexpected {other}"),
     }
     assert!(format!("{err:#}").contains("export not kept"), "{err:#}");
     assert!(!path.exists());
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no temporary file left behind");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no temporary file left behind"
+    );
 
     // The same model against its own network is kept.
     write_verified(&model, &exported, &path, &ExportOptions::default()).unwrap();
@@ -206,7 +273,10 @@ fn a_failed_export_does_not_replace_an_existing_file() {
 #[test]
 fn sizes_below_the_minimum_and_missing_directories_are_refused() {
     let net = TransformerNet::seeded(0, &Device::flex());
-    let too_small = ExportOptions { fixed_size: Some((MIN_SIDE - 1, 64)), ..Default::default() };
+    let too_small = ExportOptions {
+        fixed_size: Some((MIN_SIDE - 1, 64)),
+        ..Default::default()
+    };
     assert!(transformer_model(&net, &too_small).is_err());
 
     let missing = Path::new("/nonexistent-fauve-dir/model.onnx");
@@ -214,7 +284,9 @@ fn sizes_below_the_minimum_and_missing_directories_are_refused() {
     assert!(format!("{err:#}").contains("does not exist"), "{err:#}");
 }
 
-fn shape_of(value: &fauve_train::onnx::proto::ValueInfoProto) -> Vec<fauve_train::onnx::proto::tensor_shape_proto::Dimension> {
+fn shape_of(
+    value: &fauve_train::onnx::proto::ValueInfoProto,
+) -> Vec<fauve_train::onnx::proto::tensor_shape_proto::Dimension> {
     match value.r#type.as_ref().and_then(|t| t.value.as_ref()) {
         Some(type_proto::Value::TensorType(t)) => t.shape.as_ref().unwrap().dim.clone(),
         None => panic!("{} has no tensor type", value.name),

@@ -50,7 +50,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let report = export_transformer(&net, &args.output, &options)
         .with_context(|| format!("exporting to {}", args.output.display()))?;
-    let sizes: Vec<String> = report.checked_sizes.iter().map(|(w, h)| format!("{w}×{h}")).collect();
+    let sizes: Vec<String> = report
+        .checked_sizes
+        .iter()
+        .map(|(w, h)| format!("{w}×{h}"))
+        .collect();
     println!(
         "wrote {} ({} bytes); ONNX Runtime matches burn within {:.2e} (0–255 scale) on {}",
         report.path.display(),
@@ -66,10 +70,16 @@ fn parse_size(text: &str) -> Result<(u32, u32), String> {
     let (w, h) = text
         .split_once(['x', 'X', '×'])
         .ok_or_else(|| format!("expected WIDTHxHEIGHT, e.g. 256x256, got {text:?}"))?;
-    let side = |s: &str| s.trim().parse::<u32>().map_err(|_| format!("{s:?} is not a whole number of pixels"));
+    let side = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{s:?} is not a whole number of pixels"))
+    };
     let (w, h) = (side(w)?, side(h)?);
     if w < MIN_SIDE || h < MIN_SIDE {
-        return Err(format!("{w}×{h} is too small: the network needs at least {MIN_SIDE}×{MIN_SIDE}"));
+        return Err(format!(
+            "{w}×{h} is too small: the network needs at least {MIN_SIDE}×{MIN_SIDE}"
+        ));
     }
     Ok((w, h))
 }

@@ -6,8 +6,8 @@
 
 use super::proto::{
     AttributeProto, AttributeType, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
-    StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
-    data_type, tensor_shape_proto, type_proto,
+    StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, data_type,
+    tensor_shape_proto, type_proto,
 };
 
 /// The default-domain opset every fauve model imports.
@@ -42,14 +42,22 @@ impl GraphBuilder {
 
     /// Adds a float32 constant (weights), stored little-endian in `raw_data`; returns its name.
     pub fn initializer_f32(&mut self, name: &str, dims: &[usize], values: &[f32]) -> String {
-        assert_eq!(dims.iter().product::<usize>(), values.len(), "initializer {name}: dims do not match data");
+        assert_eq!(
+            dims.iter().product::<usize>(),
+            values.len(),
+            "initializer {name}: dims do not match data"
+        );
         let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.push_initializer(name, dims, data_type::FLOAT, raw)
     }
 
     /// Adds an int64 constant (pads, slice bounds, axes); returns its name.
     pub fn initializer_i64(&mut self, name: &str, dims: &[usize], values: &[i64]) -> String {
-        assert_eq!(dims.iter().product::<usize>(), values.len(), "initializer {name}: dims do not match data");
+        assert_eq!(
+            dims.iter().product::<usize>(),
+            values.len(),
+            "initializer {name}: dims do not match data"
+        );
         let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.push_initializer(name, dims, data_type::INT64, raw)
     }
@@ -66,7 +74,12 @@ impl GraphBuilder {
     }
 
     /// Adds a single-output node whose output gets a fresh generated name; returns that name.
-    pub fn node(&mut self, op_type: &str, inputs: &[&str], attributes: Vec<AttributeProto>) -> String {
+    pub fn node(
+        &mut self,
+        op_type: &str,
+        inputs: &[&str],
+        attributes: Vec<AttributeProto>,
+    ) -> String {
         let output = format!("{}_{}", op_type.to_lowercase(), self.next_value);
         self.node_with_output(op_type, inputs, attributes, &output)
     }
@@ -96,7 +109,12 @@ impl GraphBuilder {
     }
 
     /// Closes the graph with its typed inputs and outputs.
-    pub fn finish(self, name: &str, inputs: Vec<ValueInfoProto>, outputs: Vec<ValueInfoProto>) -> GraphProto {
+    pub fn finish(
+        self,
+        name: &str,
+        inputs: Vec<ValueInfoProto>,
+        outputs: Vec<ValueInfoProto>,
+    ) -> GraphProto {
         GraphProto {
             name: name.to_owned(),
             node: self.nodes,
@@ -134,10 +152,17 @@ pub fn tensor_value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
 }
 
 /// Wraps a graph into a model importing the default opset [`OPSET_VERSION`].
-pub fn model(graph: GraphProto, producer_version: &str, metadata: Vec<(String, String)>) -> ModelProto {
+pub fn model(
+    graph: GraphProto,
+    producer_version: &str,
+    metadata: Vec<(String, String)>,
+) -> ModelProto {
     ModelProto {
         ir_version: Some(super::proto::IR_VERSION_8),
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: Some(OPSET_VERSION) }],
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: Some(OPSET_VERSION),
+        }],
         producer_name: "fauve".to_owned(),
         producer_version: producer_version.to_owned(),
         graph: Some(graph),
@@ -150,7 +175,12 @@ pub fn model(graph: GraphProto, producer_version: &str, metadata: Vec<(String, S
 }
 
 pub fn attr_int(name: &str, value: i64) -> AttributeProto {
-    AttributeProto { name: name.to_owned(), r#type: Some(AttributeType::Int as i32), i: Some(value), ..Default::default() }
+    AttributeProto {
+        name: name.to_owned(),
+        r#type: Some(AttributeType::Int as i32),
+        i: Some(value),
+        ..Default::default()
+    }
 }
 
 pub fn attr_ints(name: &str, values: &[i64]) -> AttributeProto {
@@ -163,7 +193,12 @@ pub fn attr_ints(name: &str, values: &[i64]) -> AttributeProto {
 }
 
 pub fn attr_float(name: &str, value: f32) -> AttributeProto {
-    AttributeProto { name: name.to_owned(), r#type: Some(AttributeType::Float as i32), f: Some(value), ..Default::default() }
+    AttributeProto {
+        name: name.to_owned(),
+        r#type: Some(AttributeType::Float as i32),
+        f: Some(value),
+        ..Default::default()
+    }
 }
 
 pub fn attr_string(name: &str, value: &str) -> AttributeProto {
@@ -186,10 +221,24 @@ mod tests {
         let pads = g.initializer_i64("pads", &[8], &[0, 0, 1, 1, 0, 0, 1, 1]);
         let w = g.initializer_f32("w", &[1, 1, 1, 1], &[2.5]);
         let p = g.node("Pad", &["x", &pads], vec![attr_string("mode", "reflect")]);
-        g.node_with_output("Conv", &["x", &w], vec![attr_ints("kernel_shape", &[1, 1]), attr_int("group", 0)], "y");
+        g.node_with_output(
+            "Conv",
+            &["x", &w],
+            vec![attr_ints("kernel_shape", &[1, 1]), attr_int("group", 0)],
+            "y",
+        );
         let _ = p;
-        let dims = [Dim::Fixed(1), Dim::Fixed(1), Dim::named("h"), Dim::named("w")];
-        let graph = g.finish("t", vec![tensor_value_info("x", &dims)], vec![tensor_value_info("y", &dims)]);
+        let dims = [
+            Dim::Fixed(1),
+            Dim::Fixed(1),
+            Dim::named("h"),
+            Dim::named("w"),
+        ];
+        let graph = g.finish(
+            "t",
+            vec![tensor_value_info("x", &dims)],
+            vec![tensor_value_info("y", &dims)],
+        );
         let m = model(graph, "0.0.0", vec![("k".into(), "v".into())]);
         let bytes = m.encode_to_vec();
         let back = ModelProto::decode(bytes.as_slice()).unwrap();
@@ -197,6 +246,9 @@ mod tests {
         // A zero-valued int attribute must still be present (proto2 presence).
         let conv = &back.graph.as_ref().unwrap().node[1];
         assert_eq!(conv.attribute[1].i, Some(0));
-        assert_eq!(back.graph.unwrap().initializer[1].raw_data.as_deref(), Some(&2.5f32.to_le_bytes()[..]));
+        assert_eq!(
+            back.graph.unwrap().initializer[1].raw_data.as_deref(),
+            Some(&2.5f32.to_le_bytes()[..])
+        );
     }
 }

@@ -78,10 +78,17 @@ pub struct ExportReport {
 /// The ONNX model of `net` with `options`' provenance and shape (not written anywhere).
 pub fn transformer_model(net: &TransformerNet, options: &ExportOptions) -> Result<ModelProto> {
     if let Some((w, h)) = options.fixed_size {
-        ensure!(w >= MIN_SIDE && h >= MIN_SIDE, "fixed size {w}×{h} is below the network's minimum {MIN_SIDE}×{MIN_SIDE}");
+        ensure!(
+            w >= MIN_SIDE && h >= MIN_SIDE,
+            "fixed size {w}×{h} is below the network's minimum {MIN_SIDE}×{MIN_SIDE}"
+        );
     }
     let graph = transformer_graph(net, options.fixed_size).context("building the ONNX graph")?;
-    let mut model = graph::model(graph, env!("CARGO_PKG_VERSION"), options.provenance.to_metadata());
+    let mut model = graph::model(
+        graph,
+        env!("CARGO_PKG_VERSION"),
+        options.provenance.to_metadata(),
+    );
     model.doc_string = "fauve fast style transfer network (Johnson et al. 2016, instance norm): \
                         float32 NCHW RGB 0-255 in, same size out, unclamped"
         .to_owned();
@@ -89,7 +96,11 @@ pub fn transformer_model(net: &TransformerNet, options: &ExportOptions) -> Resul
 }
 
 /// Exports `net` to `path`: builds the model, then [`write_verified`] against `net` itself.
-pub fn export_transformer(net: &TransformerNet, path: &Path, options: &ExportOptions) -> Result<ExportReport> {
+pub fn export_transformer(
+    net: &TransformerNet,
+    path: &Path,
+    options: &ExportOptions,
+) -> Result<ExportReport> {
     let model = transformer_model(net, options)?;
     write_verified(&model, net, path, options)
 }
@@ -97,21 +108,41 @@ pub fn export_transformer(net: &TransformerNet, path: &Path, options: &ExportOpt
 /// Writes `model` to a temporary file beside `path`, checks it against `reference` with
 /// [`check_parity`] at [`ExportOptions::sizes_to_check`], and renames it to `path` only if
 /// the check passes. On any failure the temporary file is removed and `path` is untouched.
-pub fn write_verified(model: &ModelProto, reference: &TransformerNet, path: &Path, options: &ExportOptions) -> Result<ExportReport> {
+pub fn write_verified(
+    model: &ModelProto,
+    reference: &TransformerNet,
+    path: &Path,
+    options: &ExportOptions,
+) -> Result<ExportReport> {
     let sizes = options.sizes_to_check();
     for &(w, h) in &sizes {
-        ensure!(w >= MIN_SIDE && h >= MIN_SIDE, "check size {w}×{h} is below the network's minimum {MIN_SIDE}×{MIN_SIDE}");
+        ensure!(
+            w >= MIN_SIDE && h >= MIN_SIDE,
+            "check size {w}×{h} is below the network's minimum {MIN_SIDE}×{MIN_SIDE}"
+        );
     }
     let temp = write_temp_beside(model, path)?;
     let max_abs_diff = check_parity(temp.path(), reference, &sizes, options.tolerance)
-        .with_context(|| format!("{}: export not kept, the parity check failed", path.display()))?;
-    let file = temp
-        .persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("{}: cannot move the verified export into place", path.display()))?;
+        .with_context(|| {
+            format!(
+                "{}: export not kept, the parity check failed",
+                path.display()
+            )
+        })?;
+    let file = temp.persist(path).map_err(|e| e.error).with_context(|| {
+        format!(
+            "{}: cannot move the verified export into place",
+            path.display()
+        )
+    })?;
     let bytes = file.metadata().map(|m| m.len()).unwrap_or_default();
     tracing::debug!(path = %path.display(), bytes, max_abs_diff, "ONNX export verified");
-    Ok(ExportReport { path: path.to_path_buf(), bytes, max_abs_diff, checked_sizes: sizes })
+    Ok(ExportReport {
+        path: path.to_path_buf(),
+        bytes,
+        max_abs_diff,
+        checked_sizes: sizes,
+    })
 }
 
 /// Writes `model` to `path` without any check (temp file + rename, so never half-written).
@@ -127,7 +158,8 @@ pub fn write_model(model: &ModelProto, path: &Path) -> Result<()> {
 /// Reads and decodes an ONNX file (unknown fields are skipped).
 pub fn read_model(path: &Path) -> Result<ModelProto> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    ModelProto::decode(bytes.as_slice()).with_context(|| format!("{}: not a valid ONNX protobuf", path.display()))
+    ModelProto::decode(bytes.as_slice())
+        .with_context(|| format!("{}: not a valid ONNX protobuf", path.display()))
 }
 
 fn write_temp_beside(model: &ModelProto, path: &Path) -> Result<tempfile::NamedTempFile> {
@@ -136,7 +168,12 @@ fn write_temp_beside(model: &ModelProto, path: &Path) -> Result<tempfile::NamedT
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    ensure!(dir.is_dir(), "{}: the destination directory {} does not exist", path.display(), dir.display());
+    ensure!(
+        dir.is_dir(),
+        "{}: the destination directory {} does not exist",
+        path.display(),
+        dir.display()
+    );
     let mut temp = tempfile::Builder::new()
         .prefix(".fauve-export-")
         .suffix(".onnx.tmp")

@@ -52,7 +52,10 @@ impl Provenance {
         };
         put(keys::STYLE, self.style.clone());
         put(keys::LOSS_NETWORK, self.loss_network.clone());
-        put(keys::CONTENT_WEIGHT, self.content_weight.map(|v| v.to_string()));
+        put(
+            keys::CONTENT_WEIGHT,
+            self.content_weight.map(|v| v.to_string()),
+        );
         put(keys::STYLE_WEIGHT, self.style_weight.map(|v| v.to_string()));
         put(keys::TV_WEIGHT, self.tv_weight.map(|v| v.to_string()));
         put(keys::ITERATIONS, self.iterations.map(|v| v.to_string()));
@@ -64,13 +67,19 @@ impl Provenance {
 
     /// Reads the fields back from a model's metadata (unknown keys are ignored).
     pub fn from_metadata(metadata: &BTreeMap<String, String>) -> Result<Self> {
-        fn parse<T: std::str::FromStr>(metadata: &BTreeMap<String, String>, key: &str) -> Result<Option<T>>
+        fn parse<T: std::str::FromStr>(
+            metadata: &BTreeMap<String, String>,
+            key: &str,
+        ) -> Result<Option<T>>
         where
             T::Err: std::error::Error + Send + Sync + 'static,
         {
             metadata
                 .get(key)
-                .map(|v| v.parse::<T>().with_context(|| format!("metadata {key} = {v:?} is not a valid value")))
+                .map(|v| {
+                    v.parse::<T>()
+                        .with_context(|| format!("metadata {key} = {v:?} is not a valid value"))
+                })
                 .transpose()
         }
         Ok(Self {
@@ -111,7 +120,13 @@ mod tests {
 
     #[test]
     fn unset_fields_are_not_written() {
-        let p = Provenance { seed: Some(3), ..Default::default() };
-        assert_eq!(p.to_metadata(), vec![("fauve.seed".to_owned(), "3".to_owned())]);
+        let p = Provenance {
+            seed: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(
+            p.to_metadata(),
+            vec![("fauve.seed".to_owned(), "3".to_owned())]
+        );
     }
 }

@@ -15,7 +15,9 @@ use burn::nn::InstanceNorm;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
-use super::graph::{Dim, GraphBuilder, attr_float, attr_int, attr_ints, attr_string, tensor_value_info};
+use super::graph::{
+    Dim, GraphBuilder, attr_float, attr_int, attr_ints, attr_string, tensor_value_info,
+};
 use super::proto::GraphProto;
 use crate::transformer::{ConvLayer, TransformerNet, UpsampleConvLayer};
 
@@ -26,7 +28,10 @@ pub const OUTPUT_NAME: &str = "output";
 
 /// Builds the graph of `net`. With `fixed_size = Some((width, height))` the input and output
 /// are declared `1×3×height×width`; otherwise batch, height and width are symbolic.
-pub fn transformer_graph(net: &TransformerNet, fixed_size: Option<(u32, u32)>) -> Result<GraphProto> {
+pub fn transformer_graph(
+    net: &TransformerNet,
+    fixed_size: Option<(u32, u32)>,
+) -> Result<GraphProto> {
     let mut b = TransformerGraphBuilder::default();
     let input = INPUT_NAME.to_owned();
 
@@ -52,11 +57,27 @@ pub fn transformer_graph(net: &TransformerNet, fixed_size: Option<(u32, u32)>) -
     let x = b.norm_relu("in4", &net.in4, &x)?;
     let x = b.upsample_conv_layer("deconv2", &net.deconv2, &x, &full_size_source)?;
     let x = b.norm_relu("in5", &net.in5, &x)?;
-    b.pad_conv("deconv3", &net.deconv3.conv2d, net.deconv3.reflection_pad, &x, Some(OUTPUT_NAME))?;
+    b.pad_conv(
+        "deconv3",
+        &net.deconv3.conv2d,
+        net.deconv3.reflection_pad,
+        &x,
+        Some(OUTPUT_NAME),
+    )?;
 
     let dims = match fixed_size {
-        Some((width, height)) => vec![Dim::Fixed(1), Dim::Fixed(3), Dim::Fixed(height.into()), Dim::Fixed(width.into())],
-        None => vec![Dim::named("batch"), Dim::Fixed(3), Dim::named("height"), Dim::named("width")],
+        Some((width, height)) => vec![
+            Dim::Fixed(1),
+            Dim::Fixed(3),
+            Dim::Fixed(height.into()),
+            Dim::Fixed(width.into()),
+        ],
+        None => vec![
+            Dim::named("batch"),
+            Dim::Fixed(3),
+            Dim::named("height"),
+            Dim::named("width"),
+        ],
     };
     Ok(b.g.finish(
         "fauve_transformer",
@@ -97,7 +118,13 @@ impl TransformerGraphBuilder {
         self.pad_conv(name, &layer.conv2d, layer.reflection_pad, x, None)
     }
 
-    fn upsample_conv_layer(&mut self, name: &str, layer: &UpsampleConvLayer, x: &str, size_source: &str) -> Result<String> {
+    fn upsample_conv_layer(
+        &mut self,
+        name: &str,
+        layer: &UpsampleConvLayer,
+        x: &str,
+        size_source: &str,
+    ) -> Result<String> {
         let scales = self.shared_f32("upsample_scales", &[1.0, 1.0, 2.0, 2.0]);
         let up = self.g.node(
             "Resize",
@@ -109,28 +136,49 @@ impl TransformerGraphBuilder {
                 attr_string("nearest_mode", "floor"),
             ],
         );
-        let target = self.g.node("Shape", &[size_source], vec![attr_int("start", 2)]);
+        let target = self
+            .g
+            .node("Shape", &[size_source], vec![attr_int("start", 2)]);
         let starts = self.shared_i64("crop_starts", &[0, 0]);
         let axes = self.shared_i64("crop_axes", &[2, 3]);
-        let cropped = self.g.node("Slice", &[&up, &starts, &target, &axes], vec![]);
+        let cropped = self
+            .g
+            .node("Slice", &[&up, &starts, &target, &axes], vec![]);
         self.pad_conv(name, &layer.conv2d, layer.reflection_pad, &cropped, None)
     }
 
     /// Pad + Conv; the Conv writes to `output` when given (the graph output), else a fresh name.
-    fn pad_conv(&mut self, name: &str, conv: &Conv2d, pad: usize, x: &str, output: Option<&str>) -> Result<String> {
+    fn pad_conv(
+        &mut self,
+        name: &str,
+        conv: &Conv2d,
+        pad: usize,
+        x: &str,
+        output: Option<&str>,
+    ) -> Result<String> {
         let p = pad as i64;
         // ONNX pads: all begins (N, C, H, W), then all ends.
         let pads = self.shared_i64(&format!("reflect_pads_{p}"), &[0, 0, p, p, 0, 0, p, p]);
-        let padded = self.g.node("Pad", &[x, &pads], vec![attr_string("mode", "reflect")]);
+        let padded = self
+            .g
+            .node("Pad", &[x, &pads], vec![attr_string("mode", "reflect")]);
 
         let weight = conv.weight.val();
         let dims = weight.dims();
-        let w = self.g.initializer_f32(&format!("{name}.conv2d.weight"), &dims, &values(weight).with_context(|| format!("{name} weight"))?);
+        let w = self.g.initializer_f32(
+            &format!("{name}.conv2d.weight"),
+            &dims,
+            &values(weight).with_context(|| format!("{name} weight"))?,
+        );
         let mut inputs = vec![padded, w];
         if let Some(bias) = &conv.bias {
             let bias = bias.val();
             let bias_dims = bias.dims();
-            inputs.push(self.g.initializer_f32(&format!("{name}.conv2d.bias"), &bias_dims, &values(bias).with_context(|| format!("{name} bias"))?));
+            inputs.push(self.g.initializer_f32(
+                &format!("{name}.conv2d.bias"),
+                &bias_dims,
+                &values(bias).with_context(|| format!("{name} bias"))?,
+            ));
         }
         let k = conv.kernel_size.map(|v| v as i64);
         let s = conv.stride.map(|v| v as i64);
@@ -153,9 +201,17 @@ impl TransformerGraphBuilder {
             Some(b) => values(b.val()).with_context(|| format!("{name} bias"))?,
             None => vec![0.0; channels],
         };
-        let scale = self.g.initializer_f32(&format!("{name}.weight"), &[channels], &scale);
-        let bias = self.g.initializer_f32(&format!("{name}.bias"), &[channels], &bias);
-        Ok(self.g.node("InstanceNormalization", &[x, &scale, &bias], vec![attr_float("epsilon", norm.epsilon as f32)]))
+        let scale = self
+            .g
+            .initializer_f32(&format!("{name}.weight"), &[channels], &scale);
+        let bias = self
+            .g
+            .initializer_f32(&format!("{name}.bias"), &[channels], &bias);
+        Ok(self.g.node(
+            "InstanceNormalization",
+            &[x, &scale, &bias],
+            vec![attr_float("epsilon", norm.epsilon as f32)],
+        ))
     }
 }
 

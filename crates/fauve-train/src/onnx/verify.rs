@@ -20,11 +20,25 @@ pub enum ParityError {
     #[error(
         "ONNX Runtime and burn disagree on a {width}×{height} image: max |difference| {max_abs_diff} > tolerance {tolerance} (0–255 scale)"
     )]
-    TooDifferent { width: u32, height: u32, max_abs_diff: f32, tolerance: f32 },
+    TooDifferent {
+        width: u32,
+        height: u32,
+        max_abs_diff: f32,
+        tolerance: f32,
+    },
     #[error("ONNX Runtime returned {got_width}×{got_height} for a {width}×{height} input")]
-    WrongSize { width: u32, height: u32, got_width: u32, got_height: u32 },
+    WrongSize {
+        width: u32,
+        height: u32,
+        got_width: u32,
+        got_height: u32,
+    },
     #[error("{runtime} produced a non-finite value on a {width}×{height} image")]
-    NotFinite { runtime: &'static str, width: u32, height: u32 },
+    NotFinite {
+        runtime: &'static str,
+        width: u32,
+        height: u32,
+    },
 }
 
 /// A deterministic RGB test image on 0–255: smooth gradients plus a fine checker, so that
@@ -48,9 +62,18 @@ pub fn test_image(width: u32, height: u32) -> ImageTensor {
 /// Runs the ONNX file at `onnx_path` and `reference` on [`test_image`]s of each `(width,
 /// height)`; returns the largest absolute difference seen, or a [`ParityError`] (inside the
 /// `anyhow::Error`) when it exceeds `tolerance`, a size differs or a value is not finite.
-pub fn check_parity(onnx_path: &Path, reference: &TransformerNet, sizes: &[(u32, u32)], tolerance: f32) -> Result<f32> {
-    let mut model = StyleModel::load(onnx_path, &SessionOptions::default())
-        .with_context(|| format!("loading the exported model {} in ONNX Runtime", onnx_path.display()))?;
+pub fn check_parity(
+    onnx_path: &Path,
+    reference: &TransformerNet,
+    sizes: &[(u32, u32)],
+    tolerance: f32,
+) -> Result<f32> {
+    let mut model = StyleModel::load(onnx_path, &SessionOptions::default()).with_context(|| {
+        format!(
+            "loading the exported model {} in ONNX Runtime",
+            onnx_path.display()
+        )
+    })?;
     let mut worst = 0.0f32;
     for &(width, height) in sizes {
         let image = test_image(width, height);
@@ -58,18 +81,37 @@ pub fn check_parity(onnx_path: &Path, reference: &TransformerNet, sizes: &[(u32,
             .run(&image)
             .with_context(|| format!("running the exported model on a {width}×{height} image"))?;
         if (ort_out.width, ort_out.height) != (width, height) {
-            return Err(ParityError::WrongSize { width, height, got_width: ort_out.width, got_height: ort_out.height }.into());
+            return Err(ParityError::WrongSize {
+                width,
+                height,
+                got_width: ort_out.width,
+                got_height: ort_out.height,
+            }
+            .into());
         }
-        let burn_out = reference.stylize(&image).context("running the burn network")?;
+        let burn_out = reference
+            .stylize(&image)
+            .context("running the burn network")?;
         for (runtime, out) in [("ONNX Runtime", &ort_out), ("burn", &burn_out)] {
             if out.data.iter().any(|v| !v.is_finite()) {
-                return Err(ParityError::NotFinite { runtime, width, height }.into());
+                return Err(ParityError::NotFinite {
+                    runtime,
+                    width,
+                    height,
+                }
+                .into());
             }
         }
         let diff = ort_out.max_abs_diff(&burn_out);
         tracing::debug!(width, height, max_abs_diff = diff, "parity");
         if diff > tolerance {
-            return Err(ParityError::TooDifferent { width, height, max_abs_diff: diff, tolerance }.into());
+            return Err(ParityError::TooDifferent {
+                width,
+                height,
+                max_abs_diff: diff,
+                tolerance,
+            }
+            .into());
         }
         worst = worst.max(diff);
     }
@@ -85,7 +127,13 @@ mod tests {
         let a = test_image(67, 45);
         assert_eq!(a, test_image(67, 45));
         assert!(a.data.iter().all(|v| (0.0..=255.0).contains(v)));
-        let (lo, hi) = a.data.iter().fold((255.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-        assert!(hi - lo > 200.0, "the test image should span most of the range");
+        let (lo, hi) = a
+            .data
+            .iter()
+            .fold((255.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        assert!(
+            hi - lo > 200.0,
+            "the test image should span most of the range"
+        );
     }
 }
