@@ -345,7 +345,8 @@ fn read_metadata(session: &Session) -> BTreeMap<String, String> {
         ("onnx.description", meta.description()),
         ("onnx.graph_description", meta.graph_description()),
         ("onnx.domain", meta.domain()),
-        ("onnx.model_version", meta.version().map(|v| v.to_string())),
+        // ORT reports an unset model_version as i64::MAX.
+        ("onnx.model_version", meta.version().filter(|v| (0..i64::MAX).contains(v)).map(|v| v.to_string())),
     ];
     for (key, value) in standard {
         if let Some(value) = value.filter(|v| !v.is_empty()) {

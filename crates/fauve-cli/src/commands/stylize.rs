@@ -1,8 +1,361 @@
+//! `fauve stylize`: run a style network over images.
+//!
+//! Inputs are files, directories (their image files, not recursive) or glob patterns (quoted
+//! so the shell leaves them to us). Outputs:
+//! - `-o FILE` (one input): that file, its format from its extension;
+//! - `-o DIR` (or several inputs): `DIR/<input stem>.<ext>`, created if needed;
+//! - no `-o`: the directory `./stylized/`, same naming.
+//!
+//! `<ext>` keeps the input's format when we can write it (png, jpg/jpeg, webp), else png.
+//! A batch goes on past bad files, lists them at the end and exits non-zero; a failed image
+//! never leaves a file behind (outputs are written atomically).
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use anyhow::{Context, Result, bail};
+use fauve_infer::{DEFAULT_MAX_PIXELS, DecodeOptions, OutputFormat, SessionOptions, StageTimes, StyleModel};
+use serde::Serialize;
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+
+/// `--model PATH | --style NAME`, shared with `fauve bench`.
+#[derive(clap::Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct ModelSource {
+    /// The ONNX style network to run.
+    #[arg(short, long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+
+    /// A shipped style: models/NAME.onnx (searched in ./models, $FAUVE_MODELS, the repo's models/).
+    #[arg(short, long, value_name = "NAME")]
+    pub style: Option<String>,
+}
+
+impl ModelSource {
+    pub fn resolve(&self) -> Result<PathBuf> {
+        match (&self.model, &self.style) {
+            (Some(path), _) => Ok(path.clone()),
+            (None, Some(name)) => Ok(fauve_infer::styles::find_style(name)?),
+            (None, None) => bail!("give a model with --model PATH or --style NAME"),
+        }
+    }
+}
+
+/// Where outputs go when `-o` is not given.
+pub const DEFAULT_OUTPUT_DIR: &str = "stylized";
+
+/// Extensions taken from directories (and shown as "images" in messages).
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "pnm", "ppm", "pgm", "qoi", "tga", "ico",
+];
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Images: files, directories (their images), or quoted glob patterns like "photos/*.jpg".
+    #[arg(required = true, value_name = "INPUTS")]
+    inputs: Vec<String>,
+
+    #[command(flatten)]
+    model: ModelSource,
+
+    /// Output file (one input) or directory (created if needed). Default: ./stylized/
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+
+    /// Downscale inputs so that their longest side is at most N pixels (aspect kept).
+    #[arg(long, value_name = "N")]
+    max_size: Option<u32>,
+
+    /// Refuse images with more pixels than this (checked from the header, before decoding).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PIXELS)]
+    max_pixels: u64,
+
+    /// ONNX Runtime intra-op threads (default: ONNX Runtime's choice, the physical cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// Print a machine-readable report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One line of the report: an input, what became of it.
+#[derive(Debug, Serialize)]
+struct ImageReport {
+    input: PathBuf,
+    output: Option<PathBuf>,
+    width: Option<u32>,
+    height: Option<u32>,
+    times: Option<StageTimes>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    model: PathBuf,
+    images: Vec<ImageReport>,
+    succeeded: usize,
+    failed: usize,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let model_path = args.model.resolve()?;
+    let inputs = expand_inputs(&args.inputs);
+    if inputs.is_empty() {
+        bail!("no input images found in {}", args.inputs.join(", "));
+    }
+    let destination = Destination::choose(args.output.as_deref(), inputs.len())?;
+
+    let options = SessionOptions { intra_threads: args.threads, ..Default::default() };
+    let mut model = StyleModel::load(&model_path, &options)?;
+    let decode = DecodeOptions { max_pixels: args.max_pixels, max_size: args.max_size };
+
+    let mut reports = Vec::with_capacity(inputs.len());
+    let mut claimed_outputs = BTreeSet::new();
+    for input in inputs {
+        let report = match input {
+            Input::Missing { pattern, reason } => failed(PathBuf::from(pattern), None, reason),
+            Input::File(path) => stylize_one(&mut model, &path, &destination, &decode, &mut claimed_outputs),
+        };
+        reports.push(report);
+    }
+
+    let failed_count = reports.iter().filter(|r| r.error.is_some()).count();
+    print_summary(&reports, failed_count);
+    if args.json {
+        let report = Report {
+            model: model_path,
+            succeeded: reports.len() - failed_count,
+            failed: failed_count,
+            images: reports,
+        };
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, &report)?;
+        writeln!(stdout)?;
+    }
+    Ok(if failed_count == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn stylize_one(
+    model: &mut StyleModel,
+    input: &Path,
+    destination: &Destination,
+    decode: &DecodeOptions,
+    claimed_outputs: &mut BTreeSet<PathBuf>,
+) -> ImageReport {
+    let output = match destination.output_for(input) {
+        Ok(output) => output,
+        Err(reason) => return failed(input.to_path_buf(), None, reason),
+    };
+    // Two inputs with the same stem (a/x.png, b/x.png) must not silently overwrite each other.
+    if !claimed_outputs.insert(output.clone()) {
+        let reason = format!("{}: output {} is already written by an earlier input", input.display(), output.display());
+        return failed(input.to_path_buf(), None, reason);
+    }
+    if same_file(input, &output) {
+        let reason = format!("{}: refusing to overwrite the input with its own output", input.display());
+        return failed(input.to_path_buf(), None, reason);
+    }
+    if let Some(dir) = destination.directory()
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        let reason = format!("{}: cannot create output directory: {e}", dir.display());
+        return failed(input.to_path_buf(), None, reason);
+    }
+
+    match fauve_infer::stylize_file(model, input, &output, decode) {
+        Ok(done) => {
+            let t = done.times;
+            eprintln!(
+                "{} → {} ({}×{}): decode {:.1} ms, run {:.1} ms, encode {:.1} ms",
+                input.display(),
+                output.display(),
+                done.width,
+                done.height,
+                t.decode_ms,
+                t.run_ms,
+                t.encode_ms
+            );
+            ImageReport {
+                input: input.to_path_buf(),
+                output: Some(output),
+                width: Some(done.width),
+                height: Some(done.height),
+                times: Some(t),
+                error: None,
+            }
+        }
+        Err(e) => failed(input.to_path_buf(), None, e.to_string()),
+    }
+}
+
+fn failed(input: PathBuf, output: Option<PathBuf>, reason: String) -> ImageReport {
+    eprintln!("error: {reason}");
+    ImageReport { input, output, width: None, height: None, times: None, error: Some(reason) }
+}
+
+fn print_summary(reports: &[ImageReport], failed_count: usize) {
+    if failed_count == 0 {
+        if reports.len() > 1 {
+            eprintln!("stylised {} images", reports.len());
+        }
+        return;
+    }
+    eprintln!("{failed_count} of {} inputs failed:", reports.len());
+    for report in reports {
+        // Every reason already starts with the file it is about.
+        if let Some(reason) = &report.error {
+            eprintln!("  {reason}");
+        }
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// An input as given or expanded.
+#[derive(Debug, PartialEq)]
+enum Input {
+    File(PathBuf),
+    /// A name or pattern that matched nothing: reported like a bad file, the batch goes on.
+    Missing { pattern: String, reason: String },
+}
+
+/// Files stay files (a missing one is reported when read), directories give their image
+/// files (sorted), anything else containing `*?[` is a glob pattern.
+fn expand_inputs(args: &[String]) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for arg in args {
+        let path = Path::new(arg);
+        if path.is_dir() {
+            let before = inputs.len();
+            match std::fs::read_dir(path) {
+                Ok(entries) => {
+                    let mut files: Vec<PathBuf> = entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.is_file() && has_image_extension(p))
+                        .collect();
+                    files.sort();
+                    inputs.extend(files.into_iter().map(Input::File));
+                }
+                Err(e) => inputs.push(Input::Missing { pattern: arg.clone(), reason: format!("{arg}: cannot list directory: {e}") }),
+            }
+            if inputs.len() == before {
+                inputs.push(Input::Missing { pattern: arg.clone(), reason: format!("{arg}: directory has no images") });
+            }
+        } else if !path.exists() && arg.contains(['*', '?', '[']) {
+            match glob::glob(arg) {
+                Ok(paths) => {
+                    let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+                    files.sort();
+                    if files.is_empty() {
+                        inputs.push(Input::Missing { pattern: arg.clone(), reason: format!("{arg}: no files match") });
+                    }
+                    inputs.extend(files.into_iter().map(Input::File));
+                }
+                Err(e) => inputs.push(Input::Missing { pattern: arg.clone(), reason: format!("{arg}: bad glob pattern: {e}") }),
+            }
+        } else {
+            inputs.push(Input::File(path.to_path_buf()));
+        }
+    }
+    inputs
+}
+
+fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Where outputs go: one named file, or a directory.
+#[derive(Debug, PartialEq)]
+enum Destination {
+    File(PathBuf),
+    Directory(PathBuf),
+}
+
+impl Destination {
+    fn choose(output: Option<&Path>, input_count: usize) -> Result<Destination> {
+        let Some(output) = output else {
+            return Ok(Destination::Directory(PathBuf::from(DEFAULT_OUTPUT_DIR)));
+        };
+        let looks_like_dir = output.is_dir()
+            || output.as_os_str().to_string_lossy().ends_with(std::path::MAIN_SEPARATOR)
+            || output.extension().is_none();
+        if looks_like_dir {
+            if output.exists() && !output.is_dir() {
+                bail!("{}: output exists and is not a directory", output.display());
+            }
+            return Ok(Destination::Directory(output.to_path_buf()));
+        }
+        if input_count > 1 {
+            bail!(
+                "{}: with {input_count} inputs, -o must be a directory (an existing one, or a name without extension)",
+                output.display()
+            );
+        }
+        OutputFormat::from_path(output).with_context(|| "choosing the output format")?;
+        Ok(Destination::File(output.to_path_buf()))
+    }
+
+    fn directory(&self) -> Option<&Path> {
+        match self {
+            Destination::Directory(dir) => Some(dir),
+            Destination::File(_) => None,
+        }
+    }
+
+    fn output_for(&self, input: &Path) -> Result<PathBuf, String> {
+        match self {
+            Destination::File(path) => Ok(path.clone()),
+            Destination::Directory(dir) => {
+                let stem = input
+                    .file_stem()
+                    .ok_or_else(|| format!("{}: input has no file name", input.display()))?;
+                let extension = input
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .filter(|e| OutputFormat::from_extension(e).is_some())
+                    .map_or_else(|| "png".to_string(), str::to_ascii_lowercase);
+                let mut name = stem.to_os_string();
+                name.push(".");
+                name.push(extension);
+                Ok(dir.join(name))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_keep_writable_formats_and_default_to_png() {
+        let dir = Destination::Directory(PathBuf::from("out"));
+        assert_eq!(dir.output_for(Path::new("a/photo.JPG")).unwrap(), PathBuf::from("out/photo.jpg"));
+        assert_eq!(dir.output_for(Path::new("scan.tiff")).unwrap(), PathBuf::from("out/scan.png"));
+    }
+
+    #[test]
+    fn several_inputs_need_a_directory() {
+        assert!(Destination::choose(Some(Path::new("x.png")), 2).is_err());
+        assert_eq!(Destination::choose(Some(Path::new("x.png")), 1).unwrap(), Destination::File("x.png".into()));
+        assert_eq!(Destination::choose(Some(Path::new("outdir")), 3).unwrap(), Destination::Directory("outdir".into()));
+        assert!(Destination::choose(Some(Path::new("x.gif")), 1).is_err());
+        assert_eq!(Destination::choose(None, 1).unwrap(), Destination::Directory(DEFAULT_OUTPUT_DIR.into()));
+    }
+
+    #[test]
+    fn unmatched_globs_are_reported_not_dropped() {
+        let inputs = expand_inputs(&["/nonexistent-fauve/*.png".to_string()]);
+        assert!(matches!(&inputs[..], [Input::Missing { .. }]));
+    }
 }
