@@ -260,6 +260,27 @@ fn a_model_that_disagrees_with_its_network_is_refused_and_leaves_no_file() {
 }
 
 #[test]
+fn a_network_on_an_autodiff_device_exports_as_is() {
+    // Training ends with the network still on its autodiff device; exporting must not need a
+    // conversion first.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("autodiff.onnx");
+    let net = TransformerNet::seeded(9, &Device::flex().autodiff());
+    let options = ExportOptions {
+        check_sizes: vec![(21, 14)],
+        ..Default::default()
+    };
+    let report = export_transformer(&net, &path, &options).unwrap();
+    assert!(report.max_abs_diff < 0.01);
+    let plain = TransformerNet::seeded(9, &Device::flex());
+    assert_eq!(
+        read_model(&path).unwrap(),
+        transformer_model(&plain, &options).unwrap(),
+        "the same seed gives the same file on either device"
+    );
+}
+
+#[test]
 fn a_failed_export_does_not_replace_an_existing_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keep.onnx");
