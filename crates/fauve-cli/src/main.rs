@@ -1,11 +1,11 @@
 //! `fauve`: fast neural style transfer — train, export, stylise, inspect.
 
 mod commands;
+mod logging;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(name = "fauve", version, about = "Fast neural style transfer: train, export, stylise")]
@@ -27,28 +27,20 @@ enum Command {
     Export(commands::export::Args),
     /// Measure ONNX Runtime and end-to-end stylisation times.
     Bench(commands::bench::Args),
+    /// Train a style network from a painting (Johnson et al. 2016).
+    Train(commands::train::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = match cli.verbose {
-        0 => "warn,fauve=info,fauve_cli=info,fauve_infer=info,fauve_train=info",
-        1 => "info,fauve_cli=debug,fauve_infer=debug,fauve_train=debug",
-        _ => "trace",
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    logging::init(cli.verbose);
 
     let result = match cli.command {
         Command::Stylize(args) => commands::stylize::run(args),
         Command::Info(args) => commands::info::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Train(args) => commands::train::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,2 +1,11 @@
 pub mod onnx;
 pub mod transformer;
+pub mod vgg;
+pub mod weights;
+pub mod loss;
+pub mod data;
+pub mod config;
+pub mod checkpoint;
+pub mod metrics;
+pub mod plot;
+pub mod train;

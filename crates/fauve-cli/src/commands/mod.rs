@@ -1,6 +1,8 @@
 //! One file per subcommand; each exposes `Args` (clap) and `run`.
 
 pub mod bench;
+pub mod device;
 pub mod export;
 pub mod info;
 pub mod stylize;
+pub mod train;

@@ -1,0 +1,210 @@
+//! `fauve train`: learn a style from a painting (Johnson et al. 2016), then export it to ONNX.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use fauve_train::config::TrainConfig;
+use fauve_train::train::{StepReport, TrainObserver, TrainOptions, train};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::device::DeviceArg;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// TOML config (see configs/default.toml); the flags below override it.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Style name (names the model file and the run).
+    #[arg(long)]
+    style_name: Option<String>,
+    /// The painting.
+    #[arg(long, value_name = "IMAGE")]
+    style_image: Option<PathBuf>,
+    /// COCO-style dataset root.
+    #[arg(long, value_name = "DIR")]
+    dataset: Option<PathBuf>,
+    /// Dataset split folder (default train2014).
+    #[arg(long)]
+    split: Option<String>,
+    /// VGG weights (torchvision .pth or safetensors).
+    #[arg(long, value_name = "FILE")]
+    weights: Option<PathBuf>,
+    /// Training crop size.
+    #[arg(long, value_name = "PX")]
+    image_size: Option<u32>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Number of steps (overrides epochs from the config).
+    #[arg(long)]
+    iterations: Option<u64>,
+    #[arg(long)]
+    epochs: Option<u32>,
+    #[arg(long, value_name = "LR")]
+    learning_rate: Option<f64>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run folder (checkpoints, samples, metrics.csv, train.log, loss.png).
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Where the exported ONNX model goes (default models/<style>.onnx).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    #[arg(long, value_name = "N")]
+    checkpoint_every: Option<u64>,
+    #[arg(long, value_name = "N")]
+    sample_every: Option<u64>,
+    /// Validation photo stylised every --sample-every steps.
+    #[arg(long, value_name = "IMAGE")]
+    sample_image: Option<PathBuf>,
+    /// Continue from the run folder's newest checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Don't export at the end (export later with `fauve export --checkpoint`).
+    #[arg(long)]
+    no_export: bool,
+    #[command(flatten)]
+    device: DeviceArg,
+}
+
+impl Args {
+    /// The config file (or defaults) with every given flag applied.
+    fn effective_config(&self) -> Result<TrainConfig> {
+        let mut c = match &self.config {
+            Some(path) => TrainConfig::load(path)?,
+            None => TrainConfig::default(),
+        };
+        if let Some(v) = &self.style_name {
+            c.style.name = v.clone();
+            if self.output_dir.is_none() && self.config.is_none() {
+                c.output.dir = PathBuf::from("runs").join(v);
+            }
+        }
+        macro_rules! set {
+            ($flag:ident => $($field:tt).+) => {
+                if let Some(v) = &self.$flag { c.$($field).+ = v.clone().into(); }
+            };
+        }
+        set!(style_image => style.image);
+        set!(dataset => data.root);
+        set!(split => data.split);
+        set!(weights => loss_network.weights);
+        set!(image_size => data.image_size);
+        set!(batch_size => optim.batch_size);
+        set!(learning_rate => optim.learning_rate);
+        set!(seed => optim.seed);
+        set!(output_dir => output.dir);
+        set!(checkpoint_every => output.checkpoint_every);
+        set!(sample_every => output.sample_every);
+        if let Some(v) = self.iterations {
+            c.optim.iterations = v;
+            c.optim.epochs = None;
+        }
+        if let Some(v) = self.epochs {
+            c.optim.epochs = Some(v);
+        }
+        if let Some(v) = &self.model {
+            c.output.model = Some(v.clone());
+        }
+        if let Some(v) = &self.sample_image {
+            c.output.sample_image = Some(v.clone());
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let config = args.effective_config()?;
+    let device = args.device.burn_device()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // First Ctrl-C: finish the step, checkpoint, exit. A second one kills as usual.
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupted: saving a checkpoint after this step (Ctrl-C again to abort)");
+        })
+        .context("installing the Ctrl-C handler")?;
+    }
+    let _log_guard = crate::logging::log_to_file(&config.output.dir.join("train.log"))?;
+    let options = TrainOptions { resume: args.resume, stop, skip_export: args.no_export };
+    let mut progress = ProgressObserver::default();
+    let summary = train(&config, &device, &options, &mut progress)?;
+    progress.finish();
+
+    if let Some(losses) = summary.last_losses {
+        eprintln!("step {}: {losses}", summary.steps);
+    }
+    if let Some(path) = &summary.last_checkpoint {
+        eprintln!("checkpoint: {}", path.display());
+    }
+    if summary.skipped_images > 0 {
+        eprintln!("skipped {} unreadable image(s) (see train.log)", summary.skipped_images);
+    }
+    if let Some(export) = &summary.export {
+        println!(
+            "exported {} (ONNX Runtime matches burn within {:.2e})",
+            export.path.display(),
+            export.max_abs_diff
+        );
+    }
+    if summary.interrupted {
+        eprintln!("stopped at step {}; continue with the same command and --resume", summary.steps);
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Draws iteration, images/s, ETA and the current losses.
+#[derive(Default)]
+struct ProgressObserver {
+    bar: Option<ProgressBar>,
+}
+
+impl TrainObserver for ProgressObserver {
+    fn started(&mut self, first_step: u64, total_steps: u64) {
+        let bar = ProgressBar::new(total_steps).with_position(first_step);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, ETA {eta}  {msg}",
+            )
+            .expect("valid template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(500));
+        bar.reset_eta();
+        self.bar = Some(bar);
+    }
+
+    fn step(&mut self, report: &StepReport) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(report.step);
+            bar.set_message(format!(
+                "{:.2} img/s  epoch {}  {}",
+                report.images_per_sec, report.epoch, report.losses
+            ));
+        }
+        tracing::debug!(step = report.step, losses = %report.losses, images_per_sec = report.images_per_sec);
+    }
+
+    fn note(&mut self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(message),
+            None => eprintln!("{message}"),
+        }
+        tracing::info!("{message}");
+    }
+}
+
+impl ProgressObserver {
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

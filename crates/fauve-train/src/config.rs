@@ -1,0 +1,187 @@
+//! Typed training configuration: TOML files in `configs/`, overridden by CLI flags, saved beside
+//! the checkpoints and embedded in the exported ONNX model.
+//!
+//! Every field has a default, so a style's config only says what differs from
+//! `configs/default.toml` (which documents each field).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::loss::PerceptualLossConfig;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub style: StyleConfig,
+    pub data: DataConfig,
+    pub loss_network: LossNetworkConfig,
+    pub loss: PerceptualLossConfig,
+    pub optim: OptimConfig,
+    pub output: OutputConfig,
+}
+
+/// The painting to learn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StyleConfig {
+    /// Name of the style: the exported model is `models/<name>.onnx` by default.
+    pub name: String,
+    /// The painting (any format the `image` crate reads).
+    pub image: PathBuf,
+}
+
+/// The photos the network learns to stylise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// COCO-style root: `<root>/<split>/*.jpg`, optionally `<root>/annotations/*_<split>.json`.
+    pub root: PathBuf,
+    pub split: String,
+    /// Side of the square training crops (Johnson et al.: 256).
+    pub image_size: u32,
+}
+
+/// Which VGG weights measure the losses (the depth is `loss.vgg`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LossNetworkConfig {
+    /// torchvision `.pth` or safetensors with torchvision's keys (see weights/README.md).
+    pub weights: PathBuf,
+}
+
+/// Adam and the length of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimConfig {
+    pub batch_size: usize,
+    /// Number of optimisation steps. When `epochs` is set, it wins.
+    pub iterations: u64,
+    /// Number of passes over the dataset (each step sees `batch_size` photos).
+    pub epochs: Option<u32>,
+    pub learning_rate: f64,
+    /// Seeds the network's initialisation, the data order and the crops.
+    pub seed: u64,
+}
+
+/// What the run writes and how often.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Run folder: checkpoints/, samples/, metrics.csv, train.log, config.toml, loss.png.
+    pub dir: PathBuf,
+    /// Where the final ONNX model goes; default `models/<style.name>.onnx`.
+    pub model: Option<PathBuf>,
+    /// Save a checkpoint every N steps (and at the end, and on Ctrl-C).
+    pub checkpoint_every: u64,
+    /// How many checkpoints to keep (oldest removed first).
+    pub keep_checkpoints: usize,
+    /// Stylise the validation photo every N steps (0: never).
+    pub sample_every: u64,
+    /// The validation photo; default: a synthetic test card, so runs need no extra file.
+    pub sample_image: Option<PathBuf>,
+    /// Longest side of the validation output.
+    pub sample_size: u32,
+}
+
+impl Default for StyleConfig {
+    fn default() -> Self {
+        Self { name: "style".into(), image: PathBuf::from("style.jpg") }
+    }
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self { root: PathBuf::from("datasets/coco"), split: "train2014".into(), image_size: 256 }
+    }
+}
+
+impl Default for LossNetworkConfig {
+    fn default() -> Self {
+        Self { weights: PathBuf::from("weights/vgg16-397923af.pth") }
+    }
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        // Johnson et al.: Adam, lr 1e-3, batch 4, 40k steps (2 epochs of COCO).
+        Self { batch_size: 4, iterations: 40_000, epochs: None, learning_rate: 1e-3, seed: 42 }
+    }
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("runs/style"),
+            model: None,
+            checkpoint_every: 500,
+            keep_checkpoints: 3,
+            sample_every: 500,
+            sample_image: None,
+            sample_size: 512,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Reads a TOML config; unknown keys are errors (a typo must not be silently ignored).
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read config", path.display()))?;
+        Self::from_toml(&text).with_context(|| format!("{}: invalid config", path.display()))
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let config: TrainConfig = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a TrainConfig always serialises")
+    }
+
+    /// Number of steps the run makes, from `iterations` or `epochs` and the dataset size.
+    pub fn total_steps(&self, dataset_len: usize) -> u64 {
+        match self.optim.epochs {
+            Some(epochs) => {
+                let per_epoch = dataset_len.div_ceil(self.optim.batch_size) as u64;
+                per_epoch * epochs as u64
+            }
+            None => self.optim.iterations,
+        }
+    }
+
+    /// Where the exported model goes.
+    pub fn model_path(&self) -> PathBuf {
+        self.output
+            .model
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("models").join(format!("{}.onnx", self.style.name)))
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.optim.batch_size == 0 {
+            bail!("optim.batch_size must be at least 1");
+        }
+        if self.data.image_size < 16 {
+            bail!("data.image_size must be at least 16 (got {})", self.data.image_size);
+        }
+        if !(self.optim.learning_rate > 0.0) {
+            bail!("optim.learning_rate must be positive");
+        }
+        if self.output.checkpoint_every == 0 {
+            bail!("output.checkpoint_every must be at least 1");
+        }
+        if self.output.keep_checkpoints == 0 {
+            bail!("output.keep_checkpoints must be at least 1");
+        }
+        if self.style.name.is_empty()
+            || !self.style.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            bail!("style.name must be letters, digits, '_' or '-' (got {:?})", self.style.name);
+        }
+        Ok(())
+    }
+}

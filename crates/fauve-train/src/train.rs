@@ -1,0 +1,350 @@
+//! The training loop of Johnson et al. 2016: photos → `TransformerNet` → VGG perceptual loss
+//! against the photo (content) and the painting's Grams (style) → Adam.
+//!
+//! Around it: checkpoints (atomic, last K kept, Adam's state included) so `--resume` continues
+//! exactly; a metrics CSV; stylised validation samples; a stop flag (Ctrl-C) that checkpoints
+//! before returning; and a hard stop on a non-finite loss that keeps the last good checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use fauve_infer::ImageTensor;
+
+use crate::checkpoint::{self, CheckpointHeader};
+use crate::config::TrainConfig;
+use crate::data::{CocoStyleDataset, CropSampler};
+use crate::loss::{LossParts, PerceptualLoss};
+use crate::metrics::{LossValues, MetricsLog, MetricsRow};
+use crate::onnx::{self, ExportOptions, ExportReport, Provenance};
+use crate::transformer::{TransformerNet, image_to_tensor};
+use crate::vgg::Vgg;
+
+/// How to run (as opposed to what to learn, which is the config).
+#[derive(Clone, Default)]
+pub struct TrainOptions {
+    /// Continue from the newest checkpoint in `<output.dir>/checkpoints`.
+    pub resume: bool,
+    /// Set (e.g. by Ctrl-C) to stop after the current step with a checkpoint.
+    pub stop: Arc<AtomicBool>,
+    /// Skip the ONNX export at the end (tests of the loop itself).
+    pub skip_export: bool,
+}
+
+/// What one step reports to the caller (progress bar, logs).
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    pub step: u64,
+    pub total_steps: u64,
+    pub epoch: u64,
+    pub images_per_sec: f64,
+    pub losses: LossValues,
+}
+
+/// Receives progress; the CLI draws a progress bar from it.
+pub trait TrainObserver {
+    fn started(&mut self, _first_step: u64, _total_steps: u64) {}
+    fn step(&mut self, _report: &StepReport) {}
+    fn note(&mut self, _message: &str) {}
+}
+
+/// An observer that only logs, for tests and scripts.
+pub struct LogObserver;
+impl TrainObserver for LogObserver {}
+
+#[derive(Debug)]
+pub struct TrainSummary {
+    /// Steps completed in total (across resumes).
+    pub steps: u64,
+    pub last_losses: Option<LossValues>,
+    pub last_checkpoint: Option<PathBuf>,
+    pub export: Option<ExportReport>,
+    /// True when the stop flag ended the run early.
+    pub interrupted: bool,
+    pub skipped_images: usize,
+    pub elapsed_secs: f64,
+}
+
+/// Trains (or resumes) the run described by `config` on `device` (an autodiff device is made
+/// from it). Returns when the configured steps are done or the stop flag is set.
+pub fn train(
+    config: &TrainConfig,
+    device: &Device,
+    options: &TrainOptions,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainSummary> {
+    let run_dir = config.output.dir.clone();
+    let checkpoint_dir = run_dir.join("checkpoints");
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("{}: cannot create the run folder", run_dir.display()))?;
+
+    let resumed = match options.resume {
+        true => {
+            let path = checkpoint::latest(&checkpoint_dir)?.with_context(|| {
+                format!("--resume: no checkpoint in {}", checkpoint_dir.display())
+            })?;
+            Some((checkpoint::Checkpoint::load(&path)?, path))
+        }
+        false => None,
+    };
+    // On resume the checkpoint's config rules (same data order, same loss), except for how
+    // long to train, which a resumed run may extend.
+    let config = match &resumed {
+        Some((ckpt, _)) => {
+            let mut saved = TrainConfig::from_toml(&ckpt.header.config)
+                .context("the checkpoint's embedded config")?;
+            saved.optim.iterations = config.optim.iterations;
+            saved.optim.epochs = config.optim.epochs;
+            saved
+        }
+        None => config.clone(),
+    };
+    checkpoint::write_atomically(&run_dir.join("config.toml"), config.to_toml().as_bytes())?;
+
+    let autodiff = device.clone().autodiff();
+    let loss = build_loss(&config, &autodiff)?;
+    let sampler = Arc::new(CropSampler::new(
+        CocoStyleDataset::open(&config.data.root, &config.data.split)?,
+        config.data.image_size,
+        config.optim.seed,
+    ));
+    let total_steps = config.total_steps(sampler.len());
+    let batch_size = config.optim.batch_size;
+
+    let mut optimizer: ModuleOptimizer = AdamConfig::new().init();
+    let (mut network, first_step, mut elapsed, mut last_checkpoint) = match &resumed {
+        Some((ckpt, path)) => {
+            optimizer = ckpt.restore_optimizer(optimizer)?;
+            let net = ckpt.network(&autodiff)?;
+            tracing::info!(checkpoint = %path.display(), step = ckpt.header.step, "resuming");
+            (net, ckpt.header.step, ckpt.header.elapsed_secs, Some(path.clone()))
+        }
+        None => (TransformerNet::seeded(config.optim.seed, &autodiff), 0, 0.0, None),
+    };
+    let skipped_before = resumed.as_ref().map_or(0, |(c, _)| c.header.skipped_images);
+    let mut metrics = MetricsLog::open(&run_dir.join("metrics.csv"), first_step)?;
+    let sample = SampleImage::load(&config)?;
+
+    observer.started(first_step, total_steps);
+    tracing::info!(first_step, total_steps, batch_size, images = sampler.len(), "training");
+
+    // Decode the next batches on another thread while this one computes.
+    let (sender, batches) = sync_channel(2);
+    let producer_sampler = sampler.clone();
+    let producer_stop = options.stop.clone();
+    let producer = std::thread::spawn(move || {
+        for step in first_step..total_steps {
+            if producer_stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let batch = producer_sampler.batch(step, batch_size);
+            if sender.send((step, batch)).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut last_losses = None;
+    let mut steps_done = first_step;
+    let mut interrupted = false;
+    let run_started = Instant::now();
+    let elapsed_before = elapsed;
+    for (step, batch) in batches.iter() {
+        let step_started = Instant::now();
+        let photos = batch?.to_tensor(&autodiff);
+        let stylised = network.forward(photos.clone());
+        let parts = loss.forward(stylised, photos);
+        let values = LossValues::read(&parts);
+        if !values.is_finite() {
+            bail!(
+                "loss became non-finite at step {} ({values}); stopping. The last good checkpoint is {}",
+                step + 1,
+                last_checkpoint.as_ref().map_or("none yet".into(), |p| p.display().to_string())
+            );
+        }
+        let grads = GradientsParams::from_grads(parts.total.backward(), &network);
+        network = optimizer.step(config.optim.learning_rate, network, grads);
+
+        steps_done = step + 1;
+        elapsed = elapsed_before + run_started.elapsed().as_secs_f64();
+        let images_per_sec = batch_size as f64 / step_started.elapsed().as_secs_f64();
+        let epoch = steps_done * batch_size as u64 / sampler.len() as u64;
+        metrics.append(&MetricsRow { step: steps_done, epoch, elapsed_secs: elapsed, images_per_sec, losses: values })?;
+        observer.step(&StepReport { step: steps_done, total_steps, epoch, images_per_sec, losses: values });
+        last_losses = Some(values);
+
+        let stop_now = options.stop.load(Ordering::Relaxed);
+        let at_end = steps_done == total_steps;
+        if steps_done % config.output.checkpoint_every == 0 || at_end || stop_now {
+            let header = CheckpointHeader {
+                step: steps_done,
+                config: config.to_toml(),
+                elapsed_secs: elapsed,
+                skipped_images: skipped_before + sampler.skipped(),
+                losses: values.as_array(),
+            };
+            let path = checkpoint::save(&checkpoint_dir, &header, &network, &optimizer, config.output.keep_checkpoints)?;
+            tracing::info!(step = steps_done, path = %path.display(), "checkpoint saved");
+            last_checkpoint = Some(path);
+        }
+        if config.output.sample_every > 0 && (steps_done % config.output.sample_every == 0 || at_end) {
+            let path = sample.write(&network.valid(), &run_dir.join("samples"), steps_done)?;
+            observer.note(&format!("sample {}", path.display()));
+        }
+        if stop_now {
+            interrupted = true;
+            break;
+        }
+    }
+    drop(batches);
+    producer.join().map_err(|_| anyhow::anyhow!("the data loader thread panicked"))?;
+
+    if sampler.skipped() > 0 {
+        let bad = sampler.bad_files();
+        observer.note(&format!("skipped {} unreadable photo(s): {}", bad.len(), list_paths(&bad)));
+    }
+    crate::plot::plot_losses(&metrics.rows()?, &run_dir.join("loss.png"), &config.style.name)?;
+
+    let export = match interrupted || options.skip_export || steps_done < total_steps {
+        true => None,
+        false => Some(export_trained(&network.valid(), &config, steps_done)?),
+    };
+    Ok(TrainSummary {
+        steps: steps_done,
+        last_losses,
+        last_checkpoint,
+        export,
+        interrupted,
+        skipped_images: skipped_before + sampler.skipped(),
+        elapsed_secs: elapsed,
+    })
+}
+
+/// The VGG (only as deep as the loss reads) and the style target, on `device`.
+pub fn build_loss(config: &TrainConfig, device: &Device) -> Result<PerceptualLoss> {
+    let deepest = config.loss.deepest_layer()?;
+    let vgg = Vgg::load(&config.loss_network.weights, config.loss.vgg, Some(&deepest), device)?;
+    let style = load_rgb(&config.style.image).context("style image")?;
+    let style = image_to_tensor(&style, device);
+    Ok(PerceptualLoss::new(vgg, config.loss.clone(), style)?)
+}
+
+/// The provenance embedded in a trained model's ONNX metadata.
+pub fn provenance(config: &TrainConfig, steps: u64) -> Provenance {
+    Provenance {
+        style: Some(config.style.name.clone()),
+        loss_network: Some(config.loss.vgg.to_string()),
+        content_weight: Some(config.loss.content_weight as f64),
+        style_weight: Some(config.loss.style_weight as f64),
+        tv_weight: Some(config.loss.tv_weight as f64),
+        iterations: Some(steps),
+        image_size: Some(config.data.image_size),
+        config: Some(config.to_toml()),
+        seed: Some(config.optim.seed),
+    }
+}
+
+/// Exports a trained network to the config's model path (parity-checked by the exporter).
+pub fn export_trained(network: &TransformerNet, config: &TrainConfig, steps: u64) -> Result<ExportReport> {
+    let path = config.model_path();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    }
+    let options = ExportOptions { provenance: provenance(config, steps), ..ExportOptions::default() };
+    onnx::export_transformer(network, &path, &options)
+}
+
+/// Reads any image file as planar RGB 0–255.
+pub fn load_rgb(path: &Path) -> Result<ImageTensor> {
+    let rgb = image::open(path)
+        .with_context(|| format!("{}: cannot read image", path.display()))?
+        .to_rgb8();
+    Ok(rgb_to_tensor(&rgb))
+}
+
+pub fn rgb_to_tensor(rgb: &image::RgbImage) -> ImageTensor {
+    let (w, h) = rgb.dimensions();
+    let plane = (w * h) as usize;
+    let mut data = vec![0.0; 3 * plane];
+    for (i, p) in rgb.pixels().enumerate() {
+        for c in 0..3 {
+            data[c * plane + i] = p[c] as f32;
+        }
+    }
+    ImageTensor::new(w, h, data)
+}
+
+pub fn tensor_to_rgb(image: &ImageTensor) -> image::RgbImage {
+    let plane = (image.width * image.height) as usize;
+    image::RgbImage::from_fn(image.width, image.height, |x, y| {
+        let i = (y * image.width + x) as usize;
+        let at = |c: usize| image.data[c * plane + i].round().clamp(0.0, 255.0) as u8;
+        image::Rgb([at(0), at(1), at(2)])
+    })
+}
+
+/// The photo stylised every `sample_every` steps to watch the style appear.
+struct SampleImage(ImageTensor);
+
+impl SampleImage {
+    fn load(config: &TrainConfig) -> Result<Self> {
+        let size = config.output.sample_size.max(32);
+        let rgb = match &config.output.sample_image {
+            Some(path) => image::open(path)
+                .with_context(|| format!("{}: cannot read the sample image", path.display()))?
+                .resize(size, size, image::imageops::FilterType::Lanczos3)
+                .to_rgb8(),
+            None => test_card(size),
+        };
+        Ok(Self(rgb_to_tensor(&rgb)))
+    }
+
+    fn write(&self, network: &TransformerNet, dir: &Path, step: u64) -> Result<PathBuf> {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+        let out = tensor_to_rgb(&network.stylize(&self.0)?);
+        let mut png = Vec::new();
+        out.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
+        let path = dir.join(format!("step-{step:08}.png"));
+        checkpoint::write_atomically(&path, &png)?;
+        Ok(path)
+    }
+}
+
+/// A synthetic photo-like card (smooth gradients, a disc, stripes) so runs need no extra file.
+fn test_card(size: u32) -> image::RgbImage {
+    let s = size as f32;
+    image::RgbImage::from_fn(size, size * 3 / 4, |x, y| {
+        let (fx, fy) = (x as f32 / s, y as f32 / s);
+        let disc = ((fx - 0.35).powi(2) + (fy - 0.35).powi(2)).sqrt() < 0.18;
+        let stripes = fx > 0.6 && ((fy * 20.0) as u32).is_multiple_of(2);
+        let sky = [90.0 + 120.0 * fy, 140.0 + 60.0 * fy, 220.0 - 80.0 * fx];
+        let rgb = match (disc, stripes) {
+            (true, _) => [230.0, 190.0, 60.0],
+            (_, true) => [40.0, 90.0, 50.0],
+            _ => sky,
+        };
+        image::Rgb(rgb.map(|v: f32| v.clamp(0.0, 255.0) as u8))
+    })
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+impl LossValues {
+    /// Reads the four components back from the device (one sync per step).
+    pub fn read(parts: &LossParts) -> Self {
+        let scalar = |t: &Tensor<1>| t.clone().into_scalar::<f32>();
+        Self {
+            content: scalar(&parts.content),
+            style: scalar(&parts.style),
+            tv: scalar(&parts.tv),
+            total: scalar(&parts.total),
+        }
+    }
+}
