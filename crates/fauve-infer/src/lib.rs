@@ -17,6 +17,8 @@ pub mod pipeline;
 pub mod runtime;
 pub mod styles;
 pub mod tensor;
+#[cfg(test)]
+mod test_models;
 
 pub use decode::{DEFAULT_MAX_PIXELS, DecodeOptions, DecodedImage};
 pub use encode::OutputFormat;

@@ -402,3 +402,87 @@ mod tests {
         assert_eq!(s.shape_string(), "[batch, 3, ?, width]");
     }
 }
+
+/// These need ONNX Runtime (`python3 -m pip install onnxruntime==1.32.0`), like the CLI does.
+#[cfg(test)]
+mod runtime_tests {
+    use super::*;
+    use crate::test_models::{Axis, image_axes, single_op_model, write};
+
+    fn options() -> SessionOptions {
+        SessionOptions { intra_threads: Some(1), ..Default::default() }
+    }
+
+    fn ramp(width: u32, height: u32) -> ImageTensor {
+        let data = (0..3 * width * height).map(|i| (i % 251) as f32 + 0.25).collect();
+        ImageTensor::new(width, height, data)
+    }
+
+    #[test]
+    fn runs_a_dynamic_model_and_reads_its_interface_and_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = single_op_model("Identity", &image_axes(), &image_axes(), &[("fauve.style", "candy")]);
+        let path = write(dir.path(), "identity.onnx", &bytes);
+        let mut model = StyleModel::load(&path, &options()).unwrap();
+        assert_eq!(model.input_spec().shape_string(), "[batch, 3, height, width]");
+        assert_eq!(model.output_spec().name, "output");
+        assert_eq!(model.fixed_size(), (None, None));
+        let metadata = model.metadata();
+        assert_eq!(metadata.get("fauve.style").map(String::as_str), Some("candy"));
+        assert_eq!(metadata.get("onnx.producer").map(String::as_str), Some("fauve-infer-tests"));
+        // Raw output: values above 255 are not clamped here.
+        let mut input = ramp(13, 9);
+        input.data[0] = 300.0;
+        assert_eq!(model.run(&input).unwrap(), input);
+        assert!(model.check_input_size(Path::new("x.png"), 7, 20).is_err());
+        assert!(model.check_input_size(Path::new("x.png"), 8, 8).is_ok());
+    }
+
+    #[test]
+    fn a_fixed_size_model_gets_resized_inputs_and_returns_the_input_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let fixed = || vec![Axis::Fixed(1), Axis::Fixed(3), Axis::Fixed(16), Axis::Fixed(12)];
+        let path = write(dir.path(), "fixed.onnx", &single_op_model("Identity", &fixed(), &fixed(), &[]));
+        let mut model = StyleModel::load(&path, &options()).unwrap();
+        assert_eq!(model.fixed_size(), (Some(12), Some(16)));
+        let constant = ImageTensor::new(10, 7, vec![42.0; 3 * 10 * 7]);
+        let output = model.run(&constant).unwrap();
+        assert_eq!((output.width, output.height), (10, 7));
+        assert!(output.max_abs_diff(&constant) < 1e-3);
+        // Fixed-size models take any size: it is resized anyway.
+        assert!(model.check_input_size(Path::new("x.png"), 1, 1).is_ok());
+    }
+
+    #[test]
+    fn a_classifier_is_refused_saying_what_was_expected_and_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = [Axis::Fixed(1), Axis::Fixed(3), Axis::Fixed(4), Axis::Fixed(4)];
+        let bytes = single_op_model("Flatten", &input, &[Axis::Fixed(1), Axis::Fixed(48)], &[]);
+        let path = write(dir.path(), "classifier.onnx", &bytes);
+        let err = StyleModel::load(&path, &options()).unwrap_err().to_string();
+        assert!(err.contains("classifier.onnx") && err.contains("not a style network"), "{err}");
+        assert!(err.contains("[batch, 3, height, width]") && err.contains("[1, 48]"), "{err}");
+        // `fauve info` can still describe it.
+        let info = ModelInfo::inspect(&path).unwrap();
+        assert!(info.not_a_style_network.is_some());
+        assert_eq!(info.outputs[0].dims, vec![Dim::Fixed(1), Dim::Fixed(48)]);
+    }
+
+    #[test]
+    fn missing_truncated_and_garbage_files_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = StyleModel::load(&dir.path().join("nope.onnx"), &options()).unwrap_err();
+        assert!(matches!(err, InferError::ModelNotFound { .. }), "{err}");
+        assert!(err.to_string().contains("nope.onnx"));
+
+        let bytes = single_op_model("Identity", &image_axes(), &image_axes(), &[]);
+        let truncated = write(dir.path(), "truncated.onnx", &bytes[..bytes.len() / 2]);
+        let garbage = write(dir.path(), "garbage.onnx", b"\xff\xfe this is not protobuf \x00\x01");
+        let empty = write(dir.path(), "empty.onnx", b"");
+        for path in [truncated, garbage, empty] {
+            let err = StyleModel::load(&path, &options()).unwrap_err();
+            assert!(matches!(err, InferError::ModelLoad { .. }), "{}: {err}", path.display());
+            assert!(err.to_string().contains(path.file_name().unwrap().to_str().unwrap()), "{err}");
+        }
+    }
+}
