@@ -524,3 +524,28 @@ fn bench_prints_a_table_with_both_timings() {
     assert!(table.contains("| 16×16 |") && table.contains("| 24×24 |"), "{table}");
     assert!(table.contains("e2e / run"), "{table}");
 }
+
+#[test]
+fn a_missing_onnx_runtime_says_how_to_install_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    save(&DynamicImage::ImageRgb8(picture(20, 20)), &input, ImageFormat::Png);
+    let output = stylize_with_runtime(&input, &dir.path().join("no-such-libonnxruntime.so"));
+    let err = stderr(&output);
+    assert!(!output.status.success());
+    assert!(err.contains("no-such-libonnxruntime.so"), "{err}");
+    assert!(err.contains("pip install onnxruntime"), "{err}");
+    assert_eq!(files_in(dir.path()), ["in.png"]);
+}
+
+fn stylize_with_runtime(input: &Path, runtime: &Path) -> Output {
+    fauve()
+        .env("ORT_DYLIB_PATH", runtime)
+        .args(["stylize", "--model"])
+        .arg(model())
+        .arg(input)
+        .arg("-o")
+        .arg(input.with_file_name("out.png"))
+        .output()
+        .unwrap()
+}

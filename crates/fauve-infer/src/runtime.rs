@@ -32,28 +32,23 @@ static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
 /// Returns the process's ONNX Runtime, loading it on first use.
 pub fn runtime() -> Result<&'static Runtime, InferError> {
     RUNTIME
-        .get_or_init(|| init().map_err(|e| e.to_string()))
+        .get_or_init(init)
         .as_ref()
         .map_err(|reason| InferError::Runtime(reason.clone()))
 }
 
-fn init() -> Result<Runtime, InferError> {
-    let library = find_library().ok_or_else(|| {
-        InferError::Runtime(format!("libonnxruntime was not found; {INSTALL_HINT}"))
-    })?;
+/// Errors are plain messages: they are stored for the life of the process and wrapped in
+/// [`InferError::Runtime`] each time they are returned.
+fn init() -> Result<Runtime, String> {
+    let library = find_library().ok_or_else(|| format!("libonnxruntime was not found; {INSTALL_HINT}"))?;
     tracing::debug!(library = %library.display(), "loading ONNX Runtime");
-    let builder = ort::init_from(&library).map_err(|e| {
-        InferError::Runtime(format!(
-            "could not load ONNX Runtime from {}: {e}; {INSTALL_HINT}",
-            library.display()
-        ))
-    })?;
-    let environment = builder.with_name("fauve").with_telemetry(false).build().map_err(|e| {
-        InferError::Runtime(format!(
-            "could not create an ONNX Runtime environment from {}: {e}",
-            library.display()
-        ))
-    })?;
+    let builder = ort::init_from(&library)
+        .map_err(|e| format!("could not load ONNX Runtime from {}: {e}; {INSTALL_HINT}", library.display()))?;
+    let environment = builder
+        .with_name("fauve")
+        .with_telemetry(false)
+        .build()
+        .map_err(|e| format!("could not create an ONNX Runtime environment from {}: {e}", library.display()))?;
     Ok(Runtime { library, environment })
 }
 
