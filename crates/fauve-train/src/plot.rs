@@ -53,6 +53,7 @@ pub fn plot_losses(rows: &[MetricsRow], path: &Path, title: &str) -> Result<()> 
             .configure_mesh()
             .x_desc("step")
             .y_desc("weighted loss")
+            .y_label_formatter(&|v| format!("{v:.0e}"))
             .label_style(("sans-serif", 16))
             .draw()
             .map_err(|e| anyhow!("plot: {e}"))?;

@@ -136,12 +136,9 @@ pub fn train(
     // Decode the next batches on another thread while this one computes.
     let (sender, batches) = sync_channel(2);
     let producer_sampler = sampler.clone();
-    let producer_stop = options.stop.clone();
+    // It ends when the loop stops listening (the channel closes) or the run is complete.
     let producer = std::thread::spawn(move || {
         for step in first_step..total_steps {
-            if producer_stop.load(Ordering::Relaxed) {
-                break;
-            }
             let batch = producer_sampler.batch(step, batch_size);
             if sender.send((step, batch)).is_err() {
                 break;

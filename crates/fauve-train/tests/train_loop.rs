@@ -1,0 +1,226 @@
+//! The training loop on synthetic VGG weights and a tiny generated dataset: it learns, it
+//! resumes exactly, it stops cleanly, and its checkpoints survive failed writes.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use fauve_train::checkpoint::{self, Checkpoint};
+use fauve_train::config::TrainConfig;
+use fauve_train::metrics::read_rows;
+use fauve_train::train::{LogObserver, TrainOptions, train};
+use fauve_train::transformer::{Device, TransformerNet};
+use fauve_train::vgg::VggDepth;
+use fauve_train::weights::write_safetensors;
+
+/// VGG16 tensors up to relu2_2 (four convolutions), deterministic, torchvision keys.
+fn write_vgg(path: &Path) {
+    let mut tensors = Vec::new();
+    for spec in VggDepth::Vgg16.convs().into_iter().take(4) {
+        let shape = spec.weight_shape().to_vec();
+        let n: usize = shape.iter().product();
+        let fan_in = (spec.in_channels * 9) as f32;
+        let values = (0..n)
+            .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * (6.0 / fan_in).sqrt())
+            .collect();
+        tensors.push((format!("features.{}.weight", spec.features_index), shape, values));
+        tensors.push((format!("features.{}.bias", spec.features_index), vec![spec.out_channels], vec![0.0; spec.out_channels]));
+    }
+    write_safetensors(path, &tensors, None).unwrap();
+}
+
+/// Photos of varied sizes (so crops differ between steps) and a striped "painting".
+fn write_data(root: &Path, photos: usize) {
+    let split = root.join("train");
+    std::fs::create_dir_all(&split).unwrap();
+    for i in 0..photos {
+        let (w, h) = (40 + 9 * i as u32, 36 + 4 * i as u32);
+        image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 6 + i as u32 * 30) as u8, (y * 5) as u8, ((x + y) * 3) as u8])
+        })
+        .save(split.join(format!("p{i}.png")))
+        .unwrap();
+    }
+    image::RgbImage::from_fn(48, 48, |x, y| {
+        let stripe = (x / 4 + y / 6) % 3;
+        image::Rgb([[220, 40, 40], [30, 60, 200], [240, 210, 30]][stripe as usize])
+    })
+    .save(root.join("style.png"))
+    .unwrap();
+}
+
+fn config(root: &Path, run: &str, iterations: u64) -> TrainConfig {
+    let mut c = TrainConfig::default();
+    c.style.name = "test".into();
+    c.style.image = root.join("style.png");
+    c.data.root = root.to_path_buf();
+    c.data.split = "train".into();
+    c.data.image_size = 32;
+    c.loss_network.weights = root.join("vgg.safetensors");
+    c.loss.content_layers = vec!["relu2_2".into()];
+    c.loss.style_layers = vec!["relu1_2".into(), "relu2_2".into()];
+    c.optim.batch_size = 2;
+    c.optim.iterations = iterations;
+    c.output.dir = root.join(run);
+    c.output.model = Some(root.join(run).join("test.onnx"));
+    c.output.checkpoint_every = 2;
+    c.output.sample_every = 0;
+    c
+}
+
+fn fixture(photos: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_data(dir.path(), photos);
+    write_vgg(&dir.path().join("vgg.safetensors"));
+    dir
+}
+
+fn no_export() -> TrainOptions {
+    TrainOptions { skip_export: true, ..TrainOptions::default() }
+}
+
+fn latest(run: &Path) -> PathBuf {
+    checkpoint::latest(&run.join("checkpoints")).unwrap().expect("a checkpoint")
+}
+
+/// Max |a − b| between two networks' outputs on the same image.
+fn output_difference(a: &TransformerNet, b: &TransformerNet) -> f32 {
+    let image = fauve_train::onnx::test_image(24, 20);
+    a.stylize(&image).unwrap().max_abs_diff(&b.stylize(&image).unwrap())
+}
+
+#[test]
+fn a_few_steps_lower_the_loss() {
+    let dir = fixture(2);
+    let mut c = config(dir.path(), "run", 12);
+    c.optim.learning_rate = 1e-2;
+    let summary = train(&c, &Device::flex(), &no_export(), &mut LogObserver).unwrap();
+    assert_eq!(summary.steps, 12);
+    let rows = read_rows(&c.output.dir.join("metrics.csv")).unwrap();
+    assert_eq!(rows.len(), 12);
+    let first = (rows[0].losses.total + rows[1].losses.total) / 2.0;
+    let last = (rows[10].losses.total + rows[11].losses.total) / 2.0;
+    assert!(last < 0.8 * first, "loss did not fall: {first} → {last}");
+    assert!(c.output.dir.join("loss.png").exists());
+    assert!(c.output.dir.join("config.toml").exists());
+}
+
+#[test]
+fn two_steps_then_resume_two_more_equals_four_straight() {
+    let dir = fixture(5);
+    let device = Device::flex();
+    let straight = config(dir.path(), "straight", 4);
+    train(&straight, &device, &no_export(), &mut LogObserver).unwrap();
+
+    let first_half = config(dir.path(), "resumed", 2);
+    train(&first_half, &device, &no_export(), &mut LogObserver).unwrap();
+    let resume = TrainOptions { resume: true, skip_export: true, ..TrainOptions::default() };
+    let summary = train(&config(dir.path(), "resumed", 4), &device, &resume, &mut LogObserver).unwrap();
+    assert_eq!(summary.steps, 4);
+
+    let a = Checkpoint::load(&latest(&straight.output.dir)).unwrap();
+    let b = Checkpoint::load(&latest(&first_half.output.dir)).unwrap();
+    assert_eq!((a.header.step, b.header.step), (4, 4));
+    let diff = output_difference(&a.network(&device).unwrap(), &b.network(&device).unwrap());
+    assert!(diff < 1e-2, "resumed network differs from the straight one by {diff}");
+
+    let rows_a = read_rows(&straight.output.dir.join("metrics.csv")).unwrap();
+    let rows_b = read_rows(&first_half.output.dir.join("metrics.csv")).unwrap();
+    assert_eq!(rows_b.iter().map(|r| r.step).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    for (ra, rb) in rows_a.iter().zip(&rows_b) {
+        let (x, y) = (ra.losses.total, rb.losses.total);
+        assert!((x - y).abs() <= 1e-3 * x.abs().max(1.0), "step {}: {x} vs {y}", ra.step);
+    }
+}
+
+#[test]
+fn the_stop_flag_checkpoints_and_returns_interrupted() {
+    let dir = fixture(3);
+    let c = config(dir.path(), "run", 50);
+    let options = no_export();
+    options.stop.store(true, Ordering::SeqCst);
+    let summary = train(&c, &Device::flex(), &options, &mut LogObserver).unwrap();
+    assert!(summary.interrupted);
+    assert_eq!(summary.steps, 1);
+    assert_eq!(Checkpoint::load(&latest(&c.output.dir)).unwrap().header.step, 1);
+    assert!(summary.export.is_none());
+}
+
+#[test]
+fn a_non_finite_loss_stops_with_an_error_and_keeps_the_last_good_checkpoint() {
+    let dir = fixture(2);
+    let mut c = config(dir.path(), "run", 6);
+    c.output.checkpoint_every = 1;
+    // Adam moves every weight by about the learning rate: 1e30 overflows the next forward.
+    c.optim.learning_rate = 1e30;
+    let err = train(&c, &Device::flex(), &no_export(), &mut LogObserver).unwrap_err();
+    let message = format!("{err:#}");
+    assert!(message.contains("non-finite at step 2"), "{message}");
+    let kept = checkpoint::list(&c.output.dir.join("checkpoints")).unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(message.contains(&kept[0].display().to_string()), "{message}");
+    assert_eq!(Checkpoint::load(&kept[0]).unwrap().header.step, 1);
+}
+
+#[test]
+fn a_failed_checkpoint_write_leaves_earlier_checkpoints_intact() {
+    let dir = fixture(2);
+    let c = config(dir.path(), "run", 2);
+    train(&c, &Device::flex(), &no_export(), &mut LogObserver).unwrap();
+    let ckpt_dir = c.output.dir.join("checkpoints");
+    let good = latest(&c.output.dir);
+    let before = std::fs::read(&good).unwrap();
+
+    // Make the next checkpoint's final name impossible to rename onto (a directory is there),
+    // as a stand-in for any failure between writing and renaming.
+    std::fs::create_dir(ckpt_dir.join("step-00000004.ckpt")).unwrap();
+    std::fs::write(ckpt_dir.join("step-00000004.ckpt/keep"), "x").unwrap();
+    let resume = TrainOptions { resume: true, skip_export: true, ..TrainOptions::default() };
+    let err = train(&config(dir.path(), "run", 4), &Device::flex(), &resume, &mut LogObserver).unwrap_err();
+    assert!(format!("{err:#}").contains("step-00000004.ckpt"), "{err:#}");
+
+    assert_eq!(std::fs::read(&good).unwrap(), before, "the good checkpoint changed");
+    Checkpoint::load(&good).unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(&ckpt_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+#[test]
+fn a_truncated_or_corrupted_checkpoint_is_refused_with_its_name() {
+    let dir = fixture(2);
+    let c = config(dir.path(), "run", 2);
+    train(&c, &Device::flex(), &no_export(), &mut LogObserver).unwrap();
+    let good = latest(&c.output.dir);
+    let bytes = std::fs::read(&good).unwrap();
+
+    let truncated = dir.path().join("truncated.ckpt");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let err = Checkpoint::load(&truncated).err().unwrap();
+    assert!(format!("{err:#}").contains("truncated.ckpt"), "{err:#}");
+
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 3] ^= 0x55;
+    let corrupted = dir.path().join("corrupted.ckpt");
+    std::fs::write(&corrupted, &flipped).unwrap();
+    let err = Checkpoint::load(&corrupted).err().unwrap();
+    assert!(format!("{err:#}").contains("checksum"), "{err:#}");
+}
+
+#[test]
+fn a_finished_run_exports_a_verified_onnx_model_with_provenance() {
+    let dir = fixture(2);
+    let c = config(dir.path(), "run", 2);
+    let summary = train(&c, &Device::flex(), &TrainOptions::default(), &mut LogObserver).unwrap();
+    let export = summary.export.expect("exported");
+    assert!(export.max_abs_diff <= 0.5);
+    let model = fauve_train::onnx::read_model(&export.path).unwrap();
+    let meta: std::collections::BTreeMap<_, _> =
+        model.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
+    assert_eq!(meta.get("fauve.style").map(String::as_str), Some("test"));
+    assert_eq!(meta.get("fauve.iterations").map(String::as_str), Some("2"));
+    let embedded = TrainConfig::from_toml(&meta["fauve.config"]).unwrap();
+    assert_eq!(embedded, c);
+}
