@@ -5,6 +5,7 @@ gradient with respect to the input, CPU, median of several runs after a warm-up.
 """
 import statistics
 import sys
+import resource
 import time
 
 import torch
@@ -34,8 +35,12 @@ def step():
 print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
 t = time.perf_counter(); step(); print(f"  warm-up {time.perf_counter() - t:.3f} s")
 times = []
+cpu0 = resource.getrusage(resource.RUSAGE_SELF)
 for _ in range(runs):
     t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
 print("  runs   ", " ".join(f"{t:.3f}" for t in sorted(times)))
+cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+cpu = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / runs
 m = statistics.median(times)
 print(f"  median  {m:.3f} s ({batch / m:.2f} images/s)")
+print(f"  cpu time {cpu:.3f} s per run (all threads)")
