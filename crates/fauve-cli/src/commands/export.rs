@@ -1,13 +1,16 @@
 //! `fauve export`: write a style network to ONNX, verified against ONNX Runtime first.
 //!
-//! For now the network is a freshly initialised (untrained) one from `--init-seed`: enough for
-//! tests, benchmarks and the README's demo until trained models exist.
+//! The network comes from a training checkpoint (`--checkpoint`, provenance from the run's
+//! config) or is a freshly initialised, untrained one (`--init-seed`, for tests and demos).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use fauve_train::checkpoint::Checkpoint;
+use fauve_train::config::TrainConfig;
 use fauve_train::onnx::{ExportOptions, Provenance, export_transformer};
+use fauve_train::train::provenance;
 use fauve_train::transformer::{Device, MIN_SIDE, TransformerNet};
 
 #[derive(clap::Args)]
@@ -16,13 +19,15 @@ pub struct Args {
     #[arg(short, long, value_name = "OUT.onnx")]
     output: PathBuf,
 
+    /// A training checkpoint (`runs/NAME/checkpoints/step-*.ckpt`) to export.
+    #[arg(long, value_name = "PATH", conflicts_with = "init_seed", required_unless_present = "init_seed")]
+    checkpoint: Option<PathBuf>,
+
     /// Seed of the initial weights of an untrained network.
-    // TODO(training): add `--checkpoint PATH` (load trained weights) and make this
-    // `required_unless_present = "checkpoint"`; provenance then comes from the checkpoint.
-    #[arg(long, value_name = "N", required = true)]
+    #[arg(long, value_name = "N")]
     init_seed: Option<u64>,
 
-    /// Style name recorded in the model's metadata (default: "untrained").
+    /// Style name recorded in the model's metadata (default: the run's style, or "untrained").
     #[arg(long, value_name = "NAME")]
     style_name: Option<String>,
 
@@ -32,22 +37,29 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    // The only source of weights until checkpoints exist (see the TODO on `init_seed`).
-    let Some(seed) = args.init_seed else {
-        bail!("--init-seed is required (exporting trained checkpoints is not available yet)");
-    };
     let device = Device::flex();
-    let net = TransformerNet::seeded(seed, &device);
-    let options = ExportOptions {
-        provenance: Provenance {
-            style: Some(args.style_name.unwrap_or_else(|| "untrained".to_owned())),
-            iterations: Some(0),
-            seed: Some(seed),
-            ..Default::default()
-        },
-        fixed_size: args.fixed_size,
-        ..Default::default()
+    let (net, mut provenance) = match (&args.checkpoint, args.init_seed) {
+        (Some(path), _) => {
+            let checkpoint = Checkpoint::load(path)?;
+            let config = TrainConfig::from_toml(&checkpoint.header.config)
+                .with_context(|| format!("{}: the embedded config", path.display()))?;
+            (checkpoint.network(&device)?, provenance(&config, checkpoint.header.step))
+        }
+        (None, Some(seed)) => {
+            let provenance = Provenance {
+                style: Some("untrained".to_owned()),
+                iterations: Some(0),
+                seed: Some(seed),
+                ..Default::default()
+            };
+            (TransformerNet::seeded(seed, &device), provenance)
+        }
+        (None, None) => bail!("give --checkpoint PATH or --init-seed N"),
     };
+    if let Some(name) = args.style_name {
+        provenance.style = Some(name);
+    }
+    let options = ExportOptions { provenance, fixed_size: args.fixed_size, ..Default::default() };
     let report = export_transformer(&net, &args.output, &options)
         .with_context(|| format!("exporting to {}", args.output.display()))?;
     let sizes: Vec<String> = report
