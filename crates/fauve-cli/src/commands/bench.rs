@@ -175,7 +175,7 @@ fn synthetic_photo(width: u32, height: u32) -> RgbImage {
     RgbImage::from_fn(width, height, |x, y| {
         let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
         let texture = ((x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) >> 13) as f32 % 24.0;
-        let wave = ((fx * 9.0).sin() * (fy * 7.0).cos() * 60.0) as f32;
+        let wave = (fx * 9.0).sin() * (fy * 7.0).cos() * 60.0;
         image::Rgb([
             (fx * 200.0 + texture + wave).clamp(0.0, 255.0) as u8,
             (fy * 180.0 + texture + 30.0).clamp(0.0, 255.0) as u8,
