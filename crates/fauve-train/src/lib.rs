@@ -9,3 +9,5 @@ pub mod checkpoint;
 pub mod metrics;
 pub mod plot;
 pub mod train;
+pub mod lbfgs;
+pub mod optimize;
