@@ -122,3 +122,16 @@ fn config_reads_partial_toml_with_defaults() {
     let back: PerceptualLossConfig = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
     assert_eq!(back, c);
 }
+
+#[test]
+fn zero_tv_weight_gives_a_zero_tv_part() {
+    let device = Device::flex().autodiff();
+    let config = PerceptualLossConfig { tv_weight: 0.0, ..small_config() };
+    let vgg = Vgg::random(VggDepth::Vgg16, Some("relu2_2"), Preprocess::Torchvision, &device).unwrap();
+    let l = PerceptualLoss::new(vgg, config, image(1, &device)).unwrap();
+    let out = image(1, &device).require_grad();
+    let parts = l.forward(out.clone(), image(1, &device));
+    assert_eq!(value(parts.tv.clone()), 0.0);
+    let grads = parts.total.backward();
+    assert!(out.grad(&grads).is_some());
+}

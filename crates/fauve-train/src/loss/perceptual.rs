@@ -223,7 +223,13 @@ impl PerceptualLoss {
             .forward(&features, content_target)
             .mul_scalar(self.config.content_weight / self.content_scale);
         let style = self.style.forward(&features).mul_scalar(self.config.style_weight / self.style_scale);
-        let tv = total_variation(output.div_scalar(255.0)).mul_scalar(self.config.tv_weight);
+        // With no TV weight, skip its graph (four full-image temporaries) and give a zero on
+        // the same graph.
+        let tv = if self.config.tv_weight == 0.0 {
+            content.clone().mul_scalar(0.0)
+        } else {
+            total_variation(output.div_scalar(255.0)).mul_scalar(self.config.tv_weight)
+        };
         let total = content.clone() + style.clone() + tv.clone();
         LossParts { content, style, tv, total }
     }
