@@ -29,6 +29,8 @@ enum Command {
     Bench(commands::bench::Args),
     /// Train a style network from a painting (Johnson et al. 2016).
     Train(commands::train::Args),
+    /// Style one photo by optimising its pixels (Gatys et al. 2016): slow, the reference.
+    Optimize(commands::optimize::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Train(args) => commands::train::run(args),
+        Command::Optimize(args) => commands::optimize::run(args),
     };
     match result {
         Ok(code) => code,

@@ -6,3 +6,4 @@ pub mod export;
 pub mod info;
 pub mod stylize;
 pub mod train;
+pub mod optimize;
