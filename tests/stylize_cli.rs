@@ -549,3 +549,15 @@ fn stylize_with_runtime(input: &Path, runtime: &Path) -> Output {
         .output()
         .unwrap()
 }
+
+#[test]
+fn an_input_is_never_overwritten_by_its_own_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("photo.png");
+    save(&DynamicImage::ImageRgb8(picture(20, 20)), &input, ImageFormat::Png);
+    let before = std::fs::read(&input).unwrap();
+    let output = stylize(&[input.as_os_str(), "-o".as_ref(), input.as_os_str()]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("photo.png") && stderr(&output).contains("overwrite"), "{}", stderr(&output));
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}

@@ -60,7 +60,8 @@ pub struct Args {
     #[command(flatten)]
     model: ModelSource,
 
-    /// Output file (one input) or directory (created if needed). Default: ./stylized/
+    /// Output file (one input; format from its extension) or directory (an existing one, or a
+    /// name without extension; created if needed). Default: ./stylized/
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
 
