@@ -561,3 +561,15 @@ fn an_input_is_never_overwritten_by_its_own_output() {
     assert!(stderr(&output).contains("photo.png") && stderr(&output).contains("overwrite"), "{}", stderr(&output));
     assert_eq!(std::fs::read(&input).unwrap(), before);
 }
+
+#[test]
+fn an_unknown_or_unavailable_device_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    save(&DynamicImage::ImageRgb8(picture(20, 20)), &input, ImageFormat::Png);
+    let out = dir.path().join("out.png");
+    let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str(), "--device".as_ref(), "tpu".as_ref()]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("unknown device"), "{}", stderr(&output));
+    assert!(!out.exists());
+}

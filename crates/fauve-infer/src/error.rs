@@ -12,6 +12,10 @@ pub enum InferError {
     #[error("unknown style {name:?}: available styles: {available} (searched {searched})")]
     UnknownStyle { name: String, available: String, searched: String },
 
+    /// The requested execution device cannot be used (no CUDA build, no GPU runtime).
+    #[error("device {device}: {reason}")]
+    Device { device: String, reason: String },
+
     #[error("model {}: file not found", path.display())]
     ModelNotFound { path: PathBuf },
 

@@ -237,7 +237,7 @@ fn open_session(path: &Path, options: &SessionOptions) -> Result<OpenedSession, 
     let runtime = runtime()?;
     let load_error = |reason: String| InferError::ModelLoad { path: path.to_path_buf(), reason };
     let builder = Session::builder(&runtime.environment).map_err(|e| load_error(e.to_string()))?;
-    let mut builder = configure(builder, options).map_err(load_error)?;
+    let mut builder = configure(builder, options)?;
     let session = builder.commit_from_file(path).map_err(|e| load_error(e.to_string()))?;
     let inputs = session.inputs().iter().map(outlet_spec).collect();
     let outputs = session.outputs().iter().map(outlet_spec).collect();
@@ -245,15 +245,41 @@ fn open_session(path: &Path, options: &SessionOptions) -> Result<OpenedSession, 
     Ok((session, inputs, outputs, metadata))
 }
 
-/// Applies our options to a fresh builder; errors come back as text for the caller's context.
-fn configure(builder: SessionBuilder, options: &SessionOptions) -> Result<SessionBuilder, String> {
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Cpu => write!(f, "cpu"),
+            Device::Cuda { device_id } => write!(f, "cuda:{device_id}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+
+    /// `cpu`, `cuda` (device 0) or `cuda:N`.
+    fn from_str(s: &str) -> Result<Device, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda { device_id: 0 }),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse::<i32>().ok())
+                .filter(|n| *n >= 0)
+                .map(|device_id| Device::Cuda { device_id })
+                .ok_or_else(|| format!("unknown device {s:?} (use cpu, cuda or cuda:N)")),
+        }
+    }
+}
+
+/// Applies our options to a fresh builder.
+fn configure(builder: SessionBuilder, options: &SessionOptions) -> Result<SessionBuilder, InferError> {
+    let runtime_error = |e: ort::Error<SessionBuilder>| InferError::Runtime(e.to_string());
     // ORT_ENABLE_ALL is also Python's default; set it explicitly so a change of ort's default
     // cannot make us slower than `onnxruntime.InferenceSession`.
-    let mut builder = builder
-        .with_optimization_level(GraphOptimizationLevel::All)
-        .map_err(|e| e.to_string())?;
+    let mut builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(runtime_error)?;
     if let Some(threads) = options.intra_threads {
-        builder = builder.with_intra_threads(threads).map_err(|e| e.to_string())?;
+        builder = builder.with_intra_threads(threads).map_err(runtime_error)?;
     }
     match options.device {
         Device::Cpu => Ok(builder),
@@ -262,16 +288,20 @@ fn configure(builder: SessionBuilder, options: &SessionOptions) -> Result<Sessio
 }
 
 #[cfg(feature = "cuda")]
-fn with_cuda(builder: SessionBuilder, device_id: i32) -> Result<SessionBuilder, String> {
+fn with_cuda(builder: SessionBuilder, device_id: i32) -> Result<SessionBuilder, InferError> {
     let cuda = ort::ep::CUDA::default().with_device_id(device_id).build().error_on_failure();
-    builder.with_execution_providers([cuda]).map_err(|e| {
-        format!("CUDA device {device_id} unavailable ({e}); install `onnxruntime-gpu` and its CUDA libraries")
+    builder.with_execution_providers([cuda]).map_err(|e| InferError::Device {
+        device: Device::Cuda { device_id }.to_string(),
+        reason: format!("{e}; install `python3 -m pip install onnxruntime-gpu==1.32.0` and its CUDA libraries"),
     })
 }
 
 #[cfg(not(feature = "cuda"))]
-fn with_cuda(_builder: SessionBuilder, _device_id: i32) -> Result<SessionBuilder, String> {
-    Err("this build of fauve has no CUDA support (rebuild with the `cuda` feature)".into())
+fn with_cuda(_builder: SessionBuilder, device_id: i32) -> Result<SessionBuilder, InferError> {
+    Err(InferError::Device {
+        device: Device::Cuda { device_id }.to_string(),
+        reason: "this build has no CUDA support (rebuild with the `cuda` feature)".into(),
+    })
 }
 
 fn outlet_spec(outlet: &ort::value::Outlet) -> TensorSpec {
@@ -394,6 +424,15 @@ mod tests {
         let err = single_image_tensor("input", &[ok.clone(), ok]).unwrap_err();
         assert!(err.contains("found 2"), "{err}");
         assert!(single_image_tensor("input", &[]).unwrap_err().contains("none"));
+    }
+
+    #[test]
+    fn devices_parse_and_print() {
+        assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
+        assert_eq!("CUDA".parse::<Device>().unwrap(), Device::Cuda { device_id: 0 });
+        assert_eq!("cuda:1".parse::<Device>().unwrap().to_string(), "cuda:1");
+        assert!("gpu".parse::<Device>().is_err());
+        assert!("cuda:-1".parse::<Device>().is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use fauve_infer::convert::rgb_to_tensor;
-use fauve_infer::{DecodeOptions, OutputFormat, SessionOptions, StyleModel};
+use fauve_infer::{DecodeOptions, Device, OutputFormat, SessionOptions, StyleModel};
 use image::RgbImage;
 
 use super::stylize::ModelSource;
@@ -42,6 +42,10 @@ pub struct Args {
     /// ONNX Runtime intra-op threads (default: ONNX Runtime's choice, the physical cores).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+
+    /// Where ONNX Runtime runs: cpu, cuda or cuda:N (CUDA needs a `cuda` build and onnxruntime-gpu).
+    #[arg(long, default_value = "cpu", value_name = "DEVICE")]
+    device: Device,
 
     /// Output format encoded by the end-to-end measurement.
     #[arg(long, default_value = "jpg", value_parser = parse_format)]
@@ -81,12 +85,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         bail!("--runs must be at least 5 (got {})", args.runs);
     }
     let model_path = args.model.resolve()?;
-    let options = SessionOptions { intra_threads: args.threads, ..Default::default() };
+    let options = SessionOptions { intra_threads: args.threads, device: args.device };
     let mut model = StyleModel::load(&model_path, &options)?;
     let threads = args.threads.map_or_else(|| "ORT default".to_string(), |n| n.to_string());
     eprintln!(
-        "benchmarking {} ({} threads, {} warm-up + {} timed runs per size, e2e encodes {:?})",
+        "benchmarking {} on {} ({} threads, {} warm-up + {} timed runs per size, e2e encodes {:?})",
         model_path.display(),
+        args.device,
         threads,
         args.warmup,
         args.runs,

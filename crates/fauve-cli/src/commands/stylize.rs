@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use fauve_infer::{DEFAULT_MAX_PIXELS, DecodeOptions, OutputFormat, SessionOptions, StageTimes, StyleModel};
+use fauve_infer::{DEFAULT_MAX_PIXELS, DecodeOptions, Device, OutputFormat, SessionOptions, StageTimes, StyleModel};
 use serde::Serialize;
 
 
@@ -77,6 +77,10 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
 
+    /// Where ONNX Runtime runs: cpu, cuda or cuda:N (CUDA needs a `cuda` build and onnxruntime-gpu).
+    #[arg(long, default_value = "cpu", value_name = "DEVICE")]
+    device: Device,
+
     /// Print a machine-readable report on stdout.
     #[arg(long)]
     json: bool,
@@ -109,7 +113,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let destination = Destination::choose(args.output.as_deref(), inputs.len())?;
 
-    let options = SessionOptions { intra_threads: args.threads, ..Default::default() };
+    let options = SessionOptions { intra_threads: args.threads, device: args.device };
     let mut model = StyleModel::load(&model_path, &options)?;
     let decode = DecodeOptions { max_pixels: args.max_pixels, max_size: args.max_size };
 
