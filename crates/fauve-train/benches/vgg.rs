@@ -75,6 +75,11 @@ fn per_layer(batch: usize, size: usize, depth: VggDepth, layer: &str, device: &D
 }
 
 fn main() {
+    // As `fauve train` should: see `retain_freed_memory`. FAUVE_BENCH_MALLOC=default to compare.
+    if std::env::var("FAUVE_BENCH_MALLOC").as_deref() != Ok("default") {
+        let ok = fauve_train::vgg::retain_freed_memory();
+        println!("malloc tuned for large tensors: {ok}");
+    }
     let batch: usize = env_or("FAUVE_BENCH_BATCH", 4);
     let size: usize = env_or("FAUVE_BENCH_SIZE", 256);
     let runs: usize = env_or("FAUVE_BENCH_RUNS", 5);

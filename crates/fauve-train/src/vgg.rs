@@ -10,9 +10,11 @@
 //! Input convention: RGB, 0–255, NCHW — the same as the style networks' input and output. The
 //! file's own preprocessing ([`Preprocess`]) is applied inside [`Vgg::features`].
 
+mod allocator;
 mod layers;
 mod preprocess;
 
+pub use allocator::retain_freed_memory;
 pub use layers::{ConvSpec, LayerKind, VggDepth, VggLayer, layer_table};
 pub use preprocess::Preprocess;
 
