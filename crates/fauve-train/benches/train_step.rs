@@ -34,6 +34,8 @@ fn main() {
     let batch: usize = env_or("FAUVE_BENCH_BATCH", 4);
     let steps: usize = env_or("FAUVE_BENCH_STEPS", 5);
     let vgg: u32 = env_or("FAUVE_BENCH_VGG", 16);
+    // As `fauve train` does (see `retain_freed_memory`).
+    fauve_train::vgg::retain_freed_memory();
     let device = match std::env::var("FAUVE_BENCH_DEVICE").as_deref() {
         #[cfg(feature = "cuda")]
         Ok("cuda") => Device::cuda(0),

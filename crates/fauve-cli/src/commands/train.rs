@@ -120,6 +120,8 @@ impl Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let config = args.effective_config()?;
     let device = args.device.burn_device()?;
+    // Training frees and reallocates ~1 GB of activations per step: keep it in the process.
+    fauve_train::vgg::retain_freed_memory();
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
