@@ -32,7 +32,11 @@ fn export(name: &str, extra: &[&str]) -> PathBuf {
         .args(extra)
         .output()
         .expect("run fauve export");
-    assert!(output.status.success(), "fauve export failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "fauve export failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     path
 }
 
@@ -62,9 +66,21 @@ fn classifier_model() -> &'static Path {
             vec![fauve_train::onnx::graph::attr_int("transB", 1)],
             "logits",
         );
-        let input = tensor_value_info("input", &[Dim::Fixed(1), Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)]);
+        let input = tensor_value_info(
+            "input",
+            &[
+                Dim::Fixed(1),
+                Dim::Fixed(3),
+                Dim::Fixed(224),
+                Dim::Fixed(224),
+            ],
+        );
         let output = tensor_value_info("logits", &[Dim::Fixed(1), Dim::Fixed(1000)]);
-        let proto = model(graph.finish("classifier", vec![input], vec![output]), "test", vec![]);
+        let proto = model(
+            graph.finish("classifier", vec![input], vec![output]),
+            "test",
+            vec![],
+        );
         let path = fixtures().join("classifier.onnx");
         fauve_train::onnx::write_model(&proto, &path).expect("write classifier");
         path
@@ -72,7 +88,13 @@ fn classifier_model() -> &'static Path {
 }
 
 fn stylize(args: &[&std::ffi::OsStr]) -> Output {
-    fauve().arg("stylize").arg("--model").arg(model()).args(args).output().expect("run fauve stylize")
+    fauve()
+        .arg("stylize")
+        .arg("--model")
+        .arg(model())
+        .args(args)
+        .output()
+        .expect("run fauve stylize")
 }
 
 fn stderr(output: &Output) -> String {
@@ -81,11 +103,19 @@ fn stderr(output: &Output) -> String {
 
 /// A colourful test picture of any size.
 fn picture(width: u32, height: u32) -> RgbImage {
-    RgbImage::from_fn(width, height, |x, y| Rgb([(x * 7 % 256) as u8, (y * 11 % 256) as u8, ((x + y) * 3 % 256) as u8]))
+    RgbImage::from_fn(width, height, |x, y| {
+        Rgb([
+            (x * 7 % 256) as u8,
+            (y * 11 % 256) as u8,
+            ((x + y) * 3 % 256) as u8,
+        ])
+    })
 }
 
 fn save(image: &DynamicImage, path: &Path, format: ImageFormat) {
-    image.save_with_format(path, format).expect("save test image");
+    image
+        .save_with_format(path, format)
+        .expect("save test image");
 }
 
 fn dims(path: &Path) -> (u32, u32) {
@@ -96,7 +126,11 @@ fn dims(path: &Path) -> (u32, u32) {
 /// Files in `dir` (empty if it does not exist), to prove nothing was left behind.
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -106,10 +140,20 @@ fn files_in(dir: &Path) -> Vec<String> {
 /// no file at all in `out_dir`.
 fn assert_refused(output: &Output, name: &str, reason: &str, out_dir: &Path) {
     let err = stderr(output);
-    assert!(!output.status.success(), "expected failure, got success; stderr: {err}");
+    assert!(
+        !output.status.success(),
+        "expected failure, got success; stderr: {err}"
+    );
     assert!(err.contains(name), "stderr should name {name:?}: {err}");
-    assert!(err.to_lowercase().contains(&reason.to_lowercase()), "stderr should say {reason:?}: {err}");
-    assert_eq!(files_in(out_dir), Vec::<String>::new(), "nothing may be written on failure");
+    assert!(
+        err.to_lowercase().contains(&reason.to_lowercase()),
+        "stderr should say {reason:?}: {err}"
+    );
+    assert_eq!(
+        files_in(out_dir),
+        Vec::<String>::new(),
+        "nothing may be written on failure"
+    );
 }
 
 #[test]
@@ -117,13 +161,21 @@ fn stylizes_to_png_jpg_and_webp_at_the_input_size_including_odd_sizes() {
     let dir = tempfile::tempdir().unwrap();
     for (w, h) in [(37, 23), (64, 48), (9, 31)] {
         let input = dir.path().join(format!("in-{w}x{h}.png"));
-        save(&DynamicImage::ImageRgb8(picture(w, h)), &input, ImageFormat::Png);
+        save(
+            &DynamicImage::ImageRgb8(picture(w, h)),
+            &input,
+            ImageFormat::Png,
+        );
         for ext in ["png", "jpg", "webp"] {
             let out = dir.path().join(format!("out-{w}x{h}.{ext}"));
             let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str()]);
             assert!(output.status.success(), "{}", stderr(&output));
             assert_eq!(dims(&out), (w, h), "{}", out.display());
-            let format = image::ImageReader::open(&out).unwrap().with_guessed_format().unwrap().format();
+            let format = image::ImageReader::open(&out)
+                .unwrap()
+                .with_guessed_format()
+                .unwrap()
+                .format();
             let expected = match ext {
                 "png" => ImageFormat::Png,
                 "jpg" => ImageFormat::Jpeg,
@@ -141,7 +193,11 @@ fn the_network_actually_changes_the_image() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
     let picture = picture(40, 30);
-    save(&DynamicImage::ImageRgb8(picture.clone()), &input, ImageFormat::Png);
+    save(
+        &DynamicImage::ImageRgb8(picture.clone()),
+        &input,
+        ImageFormat::Png,
+    );
     let out = dir.path().join("out.png");
     let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str()]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -153,9 +209,21 @@ fn a_directory_batch_writes_every_image_keeping_formats() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = dir.path().join("photos");
     std::fs::create_dir(&inputs).unwrap();
-    save(&DynamicImage::ImageRgb8(picture(20, 16)), &inputs.join("a.png"), ImageFormat::Png);
-    save(&DynamicImage::ImageRgb8(picture(24, 18)), &inputs.join("b.jpg"), ImageFormat::Jpeg);
-    save(&DynamicImage::ImageRgb8(picture(17, 19)), &inputs.join("c.webp"), ImageFormat::WebP);
+    save(
+        &DynamicImage::ImageRgb8(picture(20, 16)),
+        &inputs.join("a.png"),
+        ImageFormat::Png,
+    );
+    save(
+        &DynamicImage::ImageRgb8(picture(24, 18)),
+        &inputs.join("b.jpg"),
+        ImageFormat::Jpeg,
+    );
+    save(
+        &DynamicImage::ImageRgb8(picture(17, 19)),
+        &inputs.join("c.webp"),
+        ImageFormat::WebP,
+    );
     std::fs::write(inputs.join("notes.txt"), "not an image, not picked up").unwrap();
     let out = dir.path().join("out");
     let output = stylize(&[inputs.as_os_str(), "-o".as_ref(), out.as_os_str()]);
@@ -167,9 +235,21 @@ fn a_directory_batch_writes_every_image_keeping_formats() {
 #[test]
 fn quoted_globs_are_expanded_and_the_default_output_is_the_stylized_dir() {
     let dir = tempfile::tempdir().unwrap();
-    save(&DynamicImage::ImageRgb8(picture(20, 16)), &dir.path().join("x1.png"), ImageFormat::Png);
-    save(&DynamicImage::ImageRgb8(picture(20, 16)), &dir.path().join("x2.png"), ImageFormat::Png);
-    save(&DynamicImage::ImageRgb8(picture(20, 16)), &dir.path().join("y.png"), ImageFormat::Png);
+    save(
+        &DynamicImage::ImageRgb8(picture(20, 16)),
+        &dir.path().join("x1.png"),
+        ImageFormat::Png,
+    );
+    save(
+        &DynamicImage::ImageRgb8(picture(20, 16)),
+        &dir.path().join("x2.png"),
+        ImageFormat::Png,
+    );
+    save(
+        &DynamicImage::ImageRgb8(picture(20, 16)),
+        &dir.path().join("y.png"),
+        ImageFormat::Png,
+    );
     let output = fauve()
         .current_dir(dir.path())
         .args(["stylize", "x*.png", "--model"])
@@ -184,8 +264,14 @@ fn quoted_globs_are_expanded_and_the_default_output_is_the_stylized_dir() {
 fn alpha_is_kept_in_png_output() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("logo.png");
-    let rgba = RgbaImage::from_fn(30, 20, |x, y| Rgba([200, (x * 8) as u8, (y * 12) as u8, (x * 255 / 29) as u8]));
-    save(&DynamicImage::ImageRgba8(rgba.clone()), &input, ImageFormat::Png);
+    let rgba = RgbaImage::from_fn(30, 20, |x, y| {
+        Rgba([200, (x * 8) as u8, (y * 12) as u8, (x * 255 / 29) as u8])
+    });
+    save(
+        &DynamicImage::ImageRgba8(rgba.clone()),
+        &input,
+        ImageFormat::Png,
+    );
     let out = dir.path().join("out.png");
     let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str()]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -193,14 +279,20 @@ fn alpha_is_kept_in_png_output() {
     assert!(result.color().has_alpha());
     let result = result.to_rgba8();
     for (x, y) in [(0, 0), (15, 10), (29, 19)] {
-        assert_eq!(result.get_pixel(x, y)[3], rgba.get_pixel(x, y)[3], "alpha at ({x}, {y})");
+        assert_eq!(
+            result.get_pixel(x, y)[3],
+            rgba.get_pixel(x, y)[3],
+            "alpha at ({x}, {y})"
+        );
     }
 }
 
 /// A JPEG whose EXIF says "rotate 90° clockwise to display" (orientation 6).
 fn jpeg_with_orientation(image: &RgbImage, orientation: u16) -> Vec<u8> {
     let mut jpeg = Vec::new();
-    image.write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg).unwrap();
+    image
+        .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+        .unwrap();
     // APP1 "Exif\0\0" + big-endian TIFF header + one IFD entry: 0x0112 Orientation, SHORT, 1.
     let mut tiff = b"MM\x00\x2a\x00\x00\x00\x08".to_vec();
     tiff.extend_from_slice(&1u16.to_be_bytes());
@@ -225,7 +317,11 @@ fn exif_orientation_is_honoured() {
     let out = dir.path().join("out.png");
     let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str()]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(dims(&out), (24, 40), "a 90° EXIF rotation swaps width and height");
+    assert_eq!(
+        dims(&out),
+        (24, 40),
+        "a 90° EXIF rotation swaps width and height"
+    );
 }
 
 fn palette_png(width: u32, height: u32) -> Vec<u8> {
@@ -245,29 +341,56 @@ fn palette_png(width: u32, height: u32) -> Vec<u8> {
 fn grayscale_sixteen_bit_and_palette_inputs_become_rgb() {
     let dir = tempfile::tempdir().unwrap();
     let gray = dir.path().join("gray.png");
-    save(&DynamicImage::ImageLuma8(GrayImage::from_fn(21, 13, |x, _| Luma([(x * 12) as u8]))), &gray, ImageFormat::Png);
+    save(
+        &DynamicImage::ImageLuma8(GrayImage::from_fn(21, 13, |x, _| Luma([(x * 12) as u8]))),
+        &gray,
+        ImageFormat::Png,
+    );
     let deep = dir.path().join("deep.png");
-    let rgb16 = image::ImageBuffer::<Rgb<u16>, _>::from_fn(19, 11, |x, y| Rgb([(x * 3000) as u16, (y * 5000) as u16, 40000]));
+    let rgb16 = image::ImageBuffer::<Rgb<u16>, _>::from_fn(19, 11, |x, y| {
+        Rgb([(x * 3000) as u16, (y * 5000) as u16, 40000])
+    });
     save(&DynamicImage::ImageRgb16(rgb16), &deep, ImageFormat::Png);
     let palette = dir.path().join("palette.png");
     std::fs::write(&palette, palette_png(15, 12)).unwrap();
 
     let out = dir.path().join("out");
-    let output = stylize(&[gray.as_os_str(), deep.as_os_str(), palette.as_os_str(), "-o".as_ref(), out.as_os_str()]);
+    let output = stylize(&[
+        gray.as_os_str(),
+        deep.as_os_str(),
+        palette.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(dims(&out.join("gray.png")), (21, 13));
     assert_eq!(dims(&out.join("deep.png")), (19, 11));
     assert_eq!(dims(&out.join("palette.png")), (15, 12));
-    assert!(!image::open(out.join("gray.png")).unwrap().color().has_alpha());
+    assert!(
+        !image::open(out.join("gray.png"))
+            .unwrap()
+            .color()
+            .has_alpha()
+    );
 }
 
 #[test]
 fn max_size_bounds_the_longest_side() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("big.png");
-    save(&DynamicImage::ImageRgb8(picture(120, 60)), &input, ImageFormat::Png);
+    save(
+        &DynamicImage::ImageRgb8(picture(120, 60)),
+        &input,
+        ImageFormat::Png,
+    );
     let out = dir.path().join("small.jpg");
-    let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str(), "--max-size".as_ref(), "50".as_ref()]);
+    let output = stylize(&[
+        input.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--max-size".as_ref(),
+        "50".as_ref(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(dims(&out), (50, 25));
 }
@@ -276,7 +399,11 @@ fn max_size_bounds_the_longest_side() {
 fn a_fixed_size_model_still_returns_the_input_size() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    save(&DynamicImage::ImageRgb8(picture(37, 23)), &input, ImageFormat::Png);
+    save(
+        &DynamicImage::ImageRgb8(picture(37, 23)),
+        &input,
+        ImageFormat::Png,
+    );
     let out = dir.path().join("out.png");
     let output = fauve()
         .args(["stylize", "--model"])
@@ -299,7 +426,11 @@ fn png_claiming(width: u32, height: u32) -> Vec<u8> {
         for &b in bytes {
             crc ^= u32::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
@@ -316,14 +447,20 @@ fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, no interlace
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     chunk(&mut png, b"IHDR", &ihdr);
-    chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
     chunk(&mut png, b"IEND", &[]);
     png
 }
 
 fn encoded(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut bytes = Vec::new();
-    image.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
+    image
+        .write_to(&mut Cursor::new(&mut bytes), format)
+        .unwrap();
     bytes
 }
 
@@ -332,15 +469,33 @@ fn encoded(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
 fn every_bad_input_is_refused_clearly_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let good_png = encoded(&DynamicImage::ImageRgb8(picture(40, 40)), ImageFormat::Png);
-    let random: Vec<u8> = (0u32..4096).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let random: Vec<u8> = (0u32..4096)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.png", Vec::new(), "empty"),
-        ("truncated.png", good_png[..good_png.len() / 2].to_vec(), "truncated"),
-        ("text.jpg", b"this is just a text file\n".to_vec(), "unrecognised image format"),
+        (
+            "truncated.png",
+            good_png[..good_png.len() / 2].to_vec(),
+            "truncated",
+        ),
+        (
+            "text.jpg",
+            b"this is just a text file\n".to_vec(),
+            "unrecognised image format",
+        ),
         ("random.webp", random, "unrecognised image format"),
         ("huge.png", png_claiming(100_000, 100_000), "over the limit"),
-        ("one.png", encoded(&DynamicImage::ImageRgb8(picture(1, 1)), ImageFormat::Png), "too small"),
-        ("three-by-five.png", encoded(&DynamicImage::ImageRgb8(picture(3, 5)), ImageFormat::Png), "too small"),
+        (
+            "one.png",
+            encoded(&DynamicImage::ImageRgb8(picture(1, 1)), ImageFormat::Png),
+            "too small",
+        ),
+        (
+            "three-by-five.png",
+            encoded(&DynamicImage::ImageRgb8(picture(3, 5)), ImageFormat::Png),
+            "too small",
+        ),
     ];
     for (name, bytes, reason) in cases {
         let input = dir.path().join(name);
@@ -353,7 +508,11 @@ fn every_bad_input_is_refused_clearly_and_writes_nothing() {
         assert_refused(&output, name, reason, &out_dir);
         if name == "huge.png" {
             // Refused from the header: no 30 GB allocation, no long decode.
-            assert!(started.elapsed().as_secs() < 20, "took {:?}", started.elapsed());
+            assert!(
+                started.elapsed().as_secs() < 20,
+                "took {:?}",
+                started.elapsed()
+            );
         }
     }
 }
@@ -362,13 +521,29 @@ fn every_bad_input_is_refused_clearly_and_writes_nothing() {
 fn the_pixel_budget_can_be_raised_and_lowered() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    save(&DynamicImage::ImageRgb8(picture(40, 30)), &input, ImageFormat::Png);
+    save(
+        &DynamicImage::ImageRgb8(picture(40, 30)),
+        &input,
+        ImageFormat::Png,
+    );
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let out = out_dir.join("r.png");
-    let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str(), "--max-pixels".as_ref(), "1000".as_ref()]);
+    let output = stylize(&[
+        input.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--max-pixels".as_ref(),
+        "1000".as_ref(),
+    ]);
     assert_refused(&output, "in.png", "--max-pixels", &out_dir);
-    let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str(), "--max-pixels".as_ref(), "1200".as_ref()]);
+    let output = stylize(&[
+        input.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--max-pixels".as_ref(),
+        "1200".as_ref(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
@@ -376,7 +551,11 @@ fn the_pixel_budget_can_be_raised_and_lowered() {
 fn an_unwritable_output_path_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    save(&DynamicImage::ImageRgb8(picture(20, 20)), &input, ImageFormat::Png);
+    save(
+        &DynamicImage::ImageRgb8(picture(20, 20)),
+        &input,
+        ImageFormat::Png,
+    );
     // A path "under" a regular file cannot be created, even by root.
     let blocker = dir.path().join("blocker");
     std::fs::write(&blocker, "a file, not a directory").unwrap();
@@ -386,9 +565,17 @@ fn an_unwritable_output_path_is_named() {
     assert!(stderr(&output).contains("blocker"), "{}", stderr(&output));
     assert_eq!(files_in(dir.path()), ["blocker", "in.png"]);
 
-    let output = stylize(&[input.as_os_str(), "-o".as_ref(), dir.path().join("out.gif").as_os_str()]);
+    let output = stylize(&[
+        input.as_os_str(),
+        "-o".as_ref(),
+        dir.path().join("out.gif").as_os_str(),
+    ]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("out.gif") && stderr(&output).contains("unsupported"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("out.gif") && stderr(&output).contains("unsupported"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// Each bad model: refused with its path and reason, nothing written.
@@ -396,12 +583,20 @@ fn an_unwritable_output_path_is_named() {
 fn bad_models_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    save(&DynamicImage::ImageRgb8(picture(20, 20)), &input, ImageFormat::Png);
+    save(
+        &DynamicImage::ImageRgb8(picture(20, 20)),
+        &input,
+        ImageFormat::Png,
+    );
     let exported = std::fs::read(model()).unwrap();
     let truncated = dir.path().join("truncated.onnx");
     std::fs::write(&truncated, &exported[..exported.len() / 3]).unwrap();
     let garbage = dir.path().join("garbage.onnx");
-    std::fs::write(&garbage, b"\x08\x07 definitely not a protobuf \xff\xfe\x00\x01 model").unwrap();
+    std::fs::write(
+        &garbage,
+        b"\x08\x07 definitely not a protobuf \xff\xfe\x00\x01 model",
+    )
+    .unwrap();
     let cases: Vec<(PathBuf, &str)> = vec![
         (dir.path().join("missing.onnx"), "not found"),
         (truncated, "cannot be loaded"),
@@ -419,13 +614,25 @@ fn bad_models_are_refused_clearly() {
             .arg(out_dir.join("r.png"))
             .output()
             .unwrap();
-        let name = model_path.file_name().unwrap().to_string_lossy().into_owned();
+        let name = model_path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         assert_refused(&output, &name, reason, &out_dir);
     }
     // The classifier message says what was expected and what was found.
-    let output = fauve().args(["stylize", "--model"]).arg(classifier_model()).arg(&input).output().unwrap();
+    let output = fauve()
+        .args(["stylize", "--model"])
+        .arg(classifier_model())
+        .arg(&input)
+        .output()
+        .unwrap();
     let err = stderr(&output);
-    assert!(err.contains("[batch, 3, height, width]") && err.contains("[1, 1000]"), "{err}");
+    assert!(
+        err.contains("[batch, 3, height, width]") && err.contains("[1, 1000]"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -433,30 +640,63 @@ fn a_mixed_batch_writes_the_good_lists_the_bad_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = dir.path().join("in");
     std::fs::create_dir(&inputs).unwrap();
-    save(&DynamicImage::ImageRgb8(picture(20, 20)), &inputs.join("good1.png"), ImageFormat::Png);
+    save(
+        &DynamicImage::ImageRgb8(picture(20, 20)),
+        &inputs.join("good1.png"),
+        ImageFormat::Png,
+    );
     std::fs::write(inputs.join("bad1.jpg"), "text").unwrap();
-    save(&DynamicImage::ImageRgb8(picture(2, 2)), &inputs.join("bad2.png"), ImageFormat::Png);
-    save(&DynamicImage::ImageRgb8(picture(25, 15)), &inputs.join("good2.jpg"), ImageFormat::Jpeg);
+    save(
+        &DynamicImage::ImageRgb8(picture(2, 2)),
+        &inputs.join("bad2.png"),
+        ImageFormat::Png,
+    );
+    save(
+        &DynamicImage::ImageRgb8(picture(25, 15)),
+        &inputs.join("good2.jpg"),
+        ImageFormat::Jpeg,
+    );
     let out = dir.path().join("out");
     let missing = dir.path().join("missing.png");
-    let output = stylize(&[inputs.as_os_str(), missing.as_os_str(), "-o".as_ref(), out.as_os_str(), "--json".as_ref()]);
+    let output = stylize(&[
+        inputs.as_os_str(),
+        missing.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--json".as_ref(),
+    ]);
     assert!(!output.status.success());
     assert_eq!(files_in(&out), ["good1.png", "good2.jpg"]);
     let err = stderr(&output);
-    let summary = &err[err.find("3 of 5 inputs failed").unwrap_or_else(|| panic!("no summary: {err}"))..];
+    let summary = &err[err
+        .find("3 of 5 inputs failed")
+        .unwrap_or_else(|| panic!("no summary: {err}"))..];
     for bad in ["bad1.jpg", "bad2.png", "missing.png"] {
-        assert!(summary.contains(bad), "summary should list {bad}: {summary}");
+        assert!(
+            summary.contains(bad),
+            "summary should list {bad}: {summary}"
+        );
     }
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("--json prints JSON");
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("--json prints JSON");
     assert_eq!(report["failed"], 3);
     assert_eq!(report["succeeded"], 2);
     let images = report["images"].as_array().unwrap();
     assert_eq!(images.len(), 5);
-    let good = images.iter().find(|i| i["input"].as_str().unwrap().ends_with("good2.jpg")).unwrap();
-    assert_eq!((good["width"].as_u64(), good["height"].as_u64()), (Some(25), Some(15)));
+    let good = images
+        .iter()
+        .find(|i| i["input"].as_str().unwrap().ends_with("good2.jpg"))
+        .unwrap();
+    assert_eq!(
+        (good["width"].as_u64(), good["height"].as_u64()),
+        (Some(25), Some(15))
+    );
     assert!(good["times"]["run_ms"].as_f64().unwrap() > 0.0);
     assert!(good["error"].is_null());
-    let bad = images.iter().find(|i| i["input"].as_str().unwrap().ends_with("bad1.jpg")).unwrap();
+    let bad = images
+        .iter()
+        .find(|i| i["input"].as_str().unwrap().ends_with("bad1.jpg"))
+        .unwrap();
     assert!(bad["error"].as_str().unwrap().contains("bad1.jpg"));
 }
 
@@ -467,7 +707,11 @@ fn styles_are_found_by_name_and_unknown_ones_list_the_available() {
     std::fs::create_dir(&models).unwrap();
     std::fs::copy(model(), models.join("candy.onnx")).unwrap();
     let input = dir.path().join("in.png");
-    save(&DynamicImage::ImageRgb8(picture(20, 20)), &input, ImageFormat::Png);
+    save(
+        &DynamicImage::ImageRgb8(picture(20, 20)),
+        &input,
+        ImageFormat::Png,
+    );
     let out = dir.path().join("out.png");
     let output = fauve()
         .current_dir(dir.path())
@@ -502,12 +746,20 @@ fn info_shows_interface_and_provenance() {
     assert!(text.contains("dynamic:"), "{text}");
     assert!(text.contains("fauve.style"), "{text}");
 
-    let output = fauve().args(["info", "--json"]).arg(model()).output().unwrap();
+    let output = fauve()
+        .args(["info", "--json"])
+        .arg(model())
+        .output()
+        .unwrap();
     let info: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(info["inputs"][0]["dims"][1], 3);
     assert!(info["metadata"]["fauve.style"].is_string(), "{info}");
 
-    let output = fauve().arg("info").arg(classifier_model()).output().unwrap();
+    let output = fauve()
+        .arg("info")
+        .arg(classifier_model())
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("fauve can run it: no"), "{text}");
 }
@@ -515,13 +767,27 @@ fn info_shows_interface_and_provenance() {
 #[test]
 fn bench_prints_a_table_with_both_timings() {
     let output = fauve()
-        .args(["bench", "--sizes", "16,24", "--runs", "5", "--warmup", "1", "--threads", "1", "--model"])
+        .args([
+            "bench",
+            "--sizes",
+            "16,24",
+            "--runs",
+            "5",
+            "--warmup",
+            "1",
+            "--threads",
+            "1",
+            "--model",
+        ])
         .arg(model())
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let table = String::from_utf8_lossy(&output.stdout);
-    assert!(table.contains("| 16×16 |") && table.contains("| 24×24 |"), "{table}");
+    assert!(
+        table.contains("| 16×16 |") && table.contains("| 24×24 |"),
+        "{table}"
+    );
     assert!(table.contains("e2e / run"), "{table}");
 }
 
@@ -529,7 +795,11 @@ fn bench_prints_a_table_with_both_timings() {
 fn a_missing_onnx_runtime_says_how_to_install_it() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    save(&DynamicImage::ImageRgb8(picture(20, 20)), &input, ImageFormat::Png);
+    save(
+        &DynamicImage::ImageRgb8(picture(20, 20)),
+        &input,
+        ImageFormat::Png,
+    );
     let output = stylize_with_runtime(&input, &dir.path().join("no-such-libonnxruntime.so"));
     let err = stderr(&output);
     assert!(!output.status.success());
@@ -554,11 +824,19 @@ fn stylize_with_runtime(input: &Path, runtime: &Path) -> Output {
 fn an_input_is_never_overwritten_by_its_own_output() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("photo.png");
-    save(&DynamicImage::ImageRgb8(picture(20, 20)), &input, ImageFormat::Png);
+    save(
+        &DynamicImage::ImageRgb8(picture(20, 20)),
+        &input,
+        ImageFormat::Png,
+    );
     let before = std::fs::read(&input).unwrap();
     let output = stylize(&[input.as_os_str(), "-o".as_ref(), input.as_os_str()]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("photo.png") && stderr(&output).contains("overwrite"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("photo.png") && stderr(&output).contains("overwrite"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(std::fs::read(&input).unwrap(), before);
 }
 
@@ -566,10 +844,24 @@ fn an_input_is_never_overwritten_by_its_own_output() {
 fn an_unknown_or_unavailable_device_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    save(&DynamicImage::ImageRgb8(picture(20, 20)), &input, ImageFormat::Png);
+    save(
+        &DynamicImage::ImageRgb8(picture(20, 20)),
+        &input,
+        ImageFormat::Png,
+    );
     let out = dir.path().join("out.png");
-    let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str(), "--device".as_ref(), "tpu".as_ref()]);
+    let output = stylize(&[
+        input.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--device".as_ref(),
+        "tpu".as_ref(),
+    ]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("unknown device"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("unknown device"),
+        "{}",
+        stderr(&output)
+    );
     assert!(!out.exists());
 }

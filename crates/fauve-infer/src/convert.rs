@@ -25,12 +25,19 @@ pub fn tensor_to_rgb(tensor: &ImageTensor) -> RgbImage {
     let plane = tensor.width as usize * tensor.height as usize;
     let (r, rest) = tensor.data.split_at(plane);
     let (g, b) = rest.split_at(plane);
-    let to_u8 = |v: f32| if v.is_nan() { 0 } else { v.clamp(0.0, 255.0).round() as u8 };
+    let to_u8 = |v: f32| {
+        if v.is_nan() {
+            0
+        } else {
+            v.clamp(0.0, 255.0).round() as u8
+        }
+    };
     let mut pixels = Vec::with_capacity(3 * plane);
     for i in 0..plane {
         pixels.extend_from_slice(&[to_u8(r[i]), to_u8(g[i]), to_u8(b[i])]);
     }
-    RgbImage::from_raw(tensor.width, tensor.height, pixels).expect("3 bytes per pixel by construction")
+    RgbImage::from_raw(tensor.width, tensor.height, pixels)
+        .expect("3 bytes per pixel by construction")
 }
 
 #[cfg(test)]
@@ -39,7 +46,9 @@ mod tests {
 
     #[test]
     fn round_trip_is_exact_and_planar() {
-        let rgb = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8, y as u8, (x * y) as u8 + 100]));
+        let rgb = RgbImage::from_fn(5, 3, |x, y| {
+            image::Rgb([x as u8, y as u8, (x * y) as u8 + 100])
+        });
         let tensor = rgb_to_tensor(&rgb);
         assert_eq!(tensor.shape(), [1, 3, 3, 5]);
         assert_eq!(tensor.data[4], 4.0); // R of (4, 0)

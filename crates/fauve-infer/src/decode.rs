@@ -28,7 +28,10 @@ pub struct DecodeOptions {
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions { max_pixels: DEFAULT_MAX_PIXELS, max_size: None }
+        DecodeOptions {
+            max_pixels: DEFAULT_MAX_PIXELS,
+            max_size: None,
+        }
     }
 }
 
@@ -41,13 +44,23 @@ pub struct DecodedImage {
 
 /// Reads and decodes `path` (see [`decode_bytes`]).
 pub fn decode_file(path: &Path, options: &DecodeOptions) -> Result<DecodedImage, InferError> {
-    let bytes = std::fs::read(path).map_err(|source| InferError::Read { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| InferError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     decode_bytes(&bytes, path, options)
 }
 
 /// Decodes an encoded image held in memory; `path` only names it in errors.
-pub fn decode_bytes(bytes: &[u8], path: &Path, options: &DecodeOptions) -> Result<DecodedImage, InferError> {
-    let decode_error = |reason: String| InferError::Decode { path: path.to_path_buf(), reason };
+pub fn decode_bytes(
+    bytes: &[u8],
+    path: &Path,
+    options: &DecodeOptions,
+) -> Result<DecodedImage, InferError> {
+    let decode_error = |reason: String| InferError::Decode {
+        path: path.to_path_buf(),
+        reason,
+    };
     if bytes.is_empty() {
         return Err(decode_error("the file is empty".into()));
     }
@@ -55,7 +68,9 @@ pub fn decode_bytes(bytes: &[u8], path: &Path, options: &DecodeOptions) -> Resul
         .with_guessed_format()
         .map_err(|e| decode_error(e.to_string()))?;
     let Some(format) = reader.format() else {
-        return Err(decode_error("unrecognised image format (not PNG, JPEG, WebP, ...)".into()));
+        return Err(decode_error(
+            "unrecognised image format (not PNG, JPEG, WebP, ...)".into(),
+        ));
     };
     let mut reader = reader;
     reader.limits(limits_for(options.max_pixels));
@@ -66,13 +81,22 @@ pub fn decode_bytes(bytes: &[u8], path: &Path, options: &DecodeOptions) -> Resul
     // Only the header has been read so far: refuse oversize images before allocating pixels.
     let (width, height) = decoder.dimensions();
     if u64::from(width) * u64::from(height) > options.max_pixels {
-        return Err(InferError::TooManyPixels { path: path.to_path_buf(), width, height, max_pixels: options.max_pixels });
+        return Err(InferError::TooManyPixels {
+            path: path.to_path_buf(),
+            width,
+            height,
+            max_pixels: options.max_pixels,
+        });
     }
     if width == 0 || height == 0 {
-        return Err(decode_error(format!("the header claims an empty {width}×{height} image")));
+        return Err(decode_error(format!(
+            "the header claims an empty {width}×{height} image"
+        )));
     }
     // A broken EXIF block must not cost the whole image: fall back to "as stored".
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder)
         .map_err(|e| decode_error(format!("corrupt or truncated {format:?} data: {e}")))?;
     image.apply_orientation(orientation);
@@ -81,7 +105,10 @@ pub fn decode_bytes(bytes: &[u8], path: &Path, options: &DecodeOptions) -> Resul
         image = bound_longest_side(image, max_size);
     }
     let alpha = image.color().has_alpha().then(|| alpha_channel(&image));
-    Ok(DecodedImage { rgb: image.to_rgb8(), alpha })
+    Ok(DecodedImage {
+        rgb: image.to_rgb8(),
+        alpha,
+    })
 }
 
 /// Limits for `image`'s decoders. The width/height limits make decoders that check them fail
@@ -111,7 +138,9 @@ pub fn bound_longest_side(image: DynamicImage, max_size: u32) -> DynamicImage {
 
 fn alpha_channel(image: &DynamicImage) -> GrayImage {
     let rgba = image.to_rgba8();
-    GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| image::Luma([rgba.get_pixel(x, y)[3]]))
+    GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        image::Luma([rgba.get_pixel(x, y)[3]])
+    })
 }
 
 #[cfg(test)]
@@ -128,18 +157,38 @@ mod tests {
     #[test]
     fn empty_and_garbage_bytes_are_refused_with_the_path() {
         let path = Path::new("photo.jpg");
-        let err = decode_bytes(b"", path, &DecodeOptions::default()).unwrap_err().to_string();
+        let err = decode_bytes(b"", path, &DecodeOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("photo.jpg") && err.contains("empty"), "{err}");
-        let err = decode_bytes(b"hello, I am text", path, &DecodeOptions::default()).unwrap_err().to_string();
-        assert!(err.contains("photo.jpg") && err.contains("unrecognised"), "{err}");
+        let err = decode_bytes(b"hello, I am text", path, &DecodeOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("photo.jpg") && err.contains("unrecognised"),
+            "{err}"
+        );
     }
 
     #[test]
     fn pixel_budget_is_checked() {
         let png = encode(&DynamicImage::new_rgb8(40, 30), ImageFormat::Png);
-        let options = DecodeOptions { max_pixels: 1000, max_size: None };
+        let options = DecodeOptions {
+            max_pixels: 1000,
+            max_size: None,
+        };
         let err = decode_bytes(&png, Path::new("a.png"), &options).unwrap_err();
-        assert!(matches!(err, InferError::TooManyPixels { width: 40, height: 30, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                InferError::TooManyPixels {
+                    width: 40,
+                    height: 30,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -153,7 +202,10 @@ mod tests {
         assert_eq!(alpha.get_pixel(5, 5)[0], 128);
         assert_eq!(decoded.rgb.get_pixel(5, 5).0, [10, 20, 30]);
 
-        let options = DecodeOptions { max_size: Some(50), ..DecodeOptions::default() };
+        let options = DecodeOptions {
+            max_size: Some(50),
+            ..DecodeOptions::default()
+        };
         let small = decode_bytes(&png, Path::new("a.png"), &options).unwrap();
         assert_eq!(small.rgb.dimensions(), (50, 25));
         assert_eq!(small.alpha.unwrap().dimensions(), (50, 25));
@@ -161,7 +213,8 @@ mod tests {
 
     #[test]
     fn sixteen_bit_grayscale_becomes_rgb8() {
-        let gray = image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(9, 7, image::Luma([65535u16]));
+        let gray =
+            image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(9, 7, image::Luma([65535u16]));
         let png = encode(&DynamicImage::ImageLuma16(gray), ImageFormat::Png);
         let decoded = decode_bytes(&png, Path::new("g.png"), &DecodeOptions::default()).unwrap();
         assert_eq!(decoded.rgb.dimensions(), (9, 7));

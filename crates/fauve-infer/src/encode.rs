@@ -29,10 +29,16 @@ pub enum OutputFormat {
 impl OutputFormat {
     /// The format named by `path`'s extension (case-insensitive), or a clear error.
     pub fn from_path(path: &Path) -> Result<OutputFormat, InferError> {
-        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        OutputFormat::from_extension(&extension).ok_or_else(|| InferError::UnsupportedOutputFormat {
-            path: path.to_path_buf(),
-            extension,
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        OutputFormat::from_extension(&extension).ok_or_else(|| {
+            InferError::UnsupportedOutputFormat {
+                path: path.to_path_buf(),
+                extension,
+            }
         })
     }
 
@@ -59,7 +65,11 @@ impl OutputFormat {
 }
 
 /// Encodes `rgb` (plus `alpha` where the format can carry it; JPEG drops it) to bytes.
-pub fn encode_to_vec(rgb: &RgbImage, alpha: Option<&GrayImage>, format: OutputFormat) -> image::ImageResult<Vec<u8>> {
+pub fn encode_to_vec(
+    rgb: &RgbImage,
+    alpha: Option<&GrayImage>,
+    format: OutputFormat,
+) -> image::ImageResult<Vec<u8>> {
     let mut bytes = Vec::new();
     let rgba;
     let (pixels, width, height, color): (&[u8], u32, u32, image::ExtendedColorType) =
@@ -69,30 +79,52 @@ pub fn encode_to_vec(rgb: &RgbImage, alpha: Option<&GrayImage>, format: OutputFo
                     let [r, g, b] = rgb.get_pixel(x, y).0;
                     image::Rgba([r, g, b, alpha.get_pixel(x, y)[0]])
                 });
-                (rgba.as_raw(), rgb.width(), rgb.height(), image::ExtendedColorType::Rgba8)
+                (
+                    rgba.as_raw(),
+                    rgb.width(),
+                    rgb.height(),
+                    image::ExtendedColorType::Rgba8,
+                )
             }
-            None => (rgb.as_raw(), rgb.width(), rgb.height(), image::ExtendedColorType::Rgb8),
+            None => (
+                rgb.as_raw(),
+                rgb.width(),
+                rgb.height(),
+                image::ExtendedColorType::Rgb8,
+            ),
         };
     let sink = Cursor::new(&mut bytes);
     match format {
         OutputFormat::Png => PngEncoder::new(sink).write_image(pixels, width, height, color)?,
-        OutputFormat::Jpeg => JpegEncoder::new_with_quality(sink, JPEG_QUALITY).write_image(pixels, width, height, color)?,
-        OutputFormat::WebP => WebPEncoder::new_lossless(sink).write_image(pixels, width, height, color)?,
+        OutputFormat::Jpeg => JpegEncoder::new_with_quality(sink, JPEG_QUALITY)
+            .write_image(pixels, width, height, color)?,
+        OutputFormat::WebP => {
+            WebPEncoder::new_lossless(sink).write_image(pixels, width, height, color)?
+        }
     }
     Ok(bytes)
 }
 
 /// Encodes by `path`'s extension and writes atomically.
-pub fn write_image(path: &Path, rgb: &RgbImage, alpha: Option<&GrayImage>) -> Result<(), InferError> {
+pub fn write_image(
+    path: &Path,
+    rgb: &RgbImage,
+    alpha: Option<&GrayImage>,
+) -> Result<(), InferError> {
     let format = OutputFormat::from_path(path)?;
-    let bytes = encode_to_vec(rgb, alpha, format)
-        .map_err(|e| InferError::Write { path: path.to_path_buf(), reason: format!("encoding failed: {e}") })?;
+    let bytes = encode_to_vec(rgb, alpha, format).map_err(|e| InferError::Write {
+        path: path.to_path_buf(),
+        reason: format!("encoding failed: {e}"),
+    })?;
     write_atomically(path, &bytes)
 }
 
 /// Writes `bytes` to `path` via a temporary file in the same directory and a rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), InferError> {
-    let write_error = |reason: String| InferError::Write { path: path.to_path_buf(), reason };
+    let write_error = |reason: String| InferError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
     if path.is_dir() {
         return Err(write_error("it is a directory".into()));
     }
@@ -102,7 +134,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), InferError> {
         .suffix(".partial")
         .tempfile_in(&dir)
         .map_err(|e| write_error(format!("cannot create a file in {}: {e}", dir.display())))?;
-    temp.write_all(bytes).and_then(|()| temp.flush()).map_err(|e| write_error(e.to_string()))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.flush())
+        .map_err(|e| write_error(e.to_string()))?;
     // tempfile creates files 0600; an image should be readable like any other output.
     #[cfg(unix)]
     {
@@ -110,7 +144,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), InferError> {
         let _ = std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o644));
     }
     // On error the temporary file is dropped, hence deleted: nothing partial is left.
-    temp.persist(path).map_err(|e| write_error(e.error.to_string()))?;
+    temp.persist(path)
+        .map_err(|e| write_error(e.error.to_string()))?;
     Ok(())
 }
 
@@ -127,11 +162,25 @@ mod tests {
 
     #[test]
     fn formats_follow_extensions() {
-        assert_eq!(OutputFormat::from_path(Path::new("a/b.PNG")).unwrap(), OutputFormat::Png);
-        assert_eq!(OutputFormat::from_path(Path::new("b.jpeg")).unwrap(), OutputFormat::Jpeg);
-        assert_eq!(OutputFormat::from_path(Path::new("b.webp")).unwrap(), OutputFormat::WebP);
-        let err = OutputFormat::from_path(Path::new("b.gif")).unwrap_err().to_string();
-        assert!(err.contains("b.gif") && err.contains("unsupported"), "{err}");
+        assert_eq!(
+            OutputFormat::from_path(Path::new("a/b.PNG")).unwrap(),
+            OutputFormat::Png
+        );
+        assert_eq!(
+            OutputFormat::from_path(Path::new("b.jpeg")).unwrap(),
+            OutputFormat::Jpeg
+        );
+        assert_eq!(
+            OutputFormat::from_path(Path::new("b.webp")).unwrap(),
+            OutputFormat::WebP
+        );
+        let err = OutputFormat::from_path(Path::new("b.gif"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("b.gif") && err.contains("unsupported"),
+            "{err}"
+        );
         assert!(OutputFormat::from_path(Path::new("noext")).is_err());
     }
 
@@ -140,10 +189,15 @@ mod tests {
         let rgb = RgbImage::from_pixel(6, 4, image::Rgb([200, 100, 50]));
         let alpha = GrayImage::from_pixel(6, 4, image::Luma([77]));
         for format in [OutputFormat::Png, OutputFormat::WebP] {
-            let image = image::load_from_memory(&encode_to_vec(&rgb, Some(&alpha), format).unwrap()).unwrap();
+            let image =
+                image::load_from_memory(&encode_to_vec(&rgb, Some(&alpha), format).unwrap())
+                    .unwrap();
             assert_eq!(image.to_rgba8().get_pixel(2, 2)[3], 77, "{format:?}");
         }
-        let jpeg = image::load_from_memory(&encode_to_vec(&rgb, Some(&alpha), OutputFormat::Jpeg).unwrap()).unwrap();
+        let jpeg = image::load_from_memory(
+            &encode_to_vec(&rgb, Some(&alpha), OutputFormat::Jpeg).unwrap(),
+        )
+        .unwrap();
         assert!(!jpeg.color().has_alpha());
     }
 
@@ -156,13 +210,18 @@ mod tests {
         write_image(&path, &rgb, None).unwrap();
         let written = image::open(&path).unwrap();
         assert_eq!((written.width(), written.height()), (3, 3));
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 
     #[test]
     fn unwritable_destination_names_the_path() {
-        let err = write_atomically(Path::new("/nonexistent-dir/x/out.png"), b"x").unwrap_err().to_string();
+        let err = write_atomically(Path::new("/nonexistent-dir/x/out.png"), b"x")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/nonexistent-dir/x/out.png"), "{err}");
     }
 }

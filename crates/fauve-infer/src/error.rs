@@ -10,7 +10,11 @@ pub enum InferError {
     Runtime(String),
 
     #[error("unknown style {name:?}: available styles: {available} (searched {searched})")]
-    UnknownStyle { name: String, available: String, searched: String },
+    UnknownStyle {
+        name: String,
+        available: String,
+        searched: String,
+    },
 
     /// The requested execution device cannot be used (no CUDA build, no GPU runtime).
     #[error("device {device}: {reason}")]
@@ -31,7 +35,10 @@ pub enum InferError {
     Inference { path: PathBuf, reason: String },
 
     #[error("{}: cannot read: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("{}: not a readable image: {reason}", path.display())]
     Decode { path: PathBuf, reason: String },
@@ -41,10 +48,20 @@ pub enum InferError {
          (raise it with --max-pixels)",
         path.display(), *width as u64 * *height as u64
     )]
-    TooManyPixels { path: PathBuf, width: u32, height: u32, max_pixels: u64 },
+    TooManyPixels {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
 
     #[error("{}: image is {width}×{height}, too small: the network needs at least {min}×{min} pixels", path.display())]
-    TooSmall { path: PathBuf, width: u32, height: u32, min: u32 },
+    TooSmall {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        min: u32,
+    },
 
     #[error("{}: unsupported output format {extension:?} (use .png, .jpg, .jpeg or .webp)", path.display())]
     UnsupportedOutputFormat { path: PathBuf, extension: String },

@@ -86,7 +86,13 @@ impl TensorSpec {
 
 impl fmt::Display for TensorSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}", self.name, self.element_type, self.shape_string())
+        write!(
+            f,
+            "{} {} {}",
+            self.name,
+            self.element_type,
+            self.shape_string()
+        )
     }
 }
 
@@ -113,11 +119,20 @@ impl StyleModel {
     /// Loads and validates an ONNX style network.
     pub fn load(path: &Path, options: &SessionOptions) -> Result<StyleModel, InferError> {
         let (session, inputs, outputs, metadata) = open_session(path, options)?;
-        let not_style = |reason: String| InferError::NotAStyleModel { path: path.to_path_buf(), reason };
+        let not_style = |reason: String| InferError::NotAStyleModel {
+            path: path.to_path_buf(),
+            reason,
+        };
         let input = single_image_tensor("input", &inputs).map_err(not_style)?;
         let output = single_image_tensor("output", &outputs).map_err(not_style)?;
         tracing::debug!(model = %path.display(), %input, %output, "model loaded");
-        Ok(StyleModel { path: path.to_path_buf(), session, input, output, metadata })
+        Ok(StyleModel {
+            path: path.to_path_buf(),
+            session,
+            input,
+            output,
+            metadata,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -147,11 +162,22 @@ impl StyleModel {
 
     /// Refuses images too small for the network. Fixed-size models accept any size, since the
     /// image is resized to the model's size anyway.
-    pub fn check_input_size(&self, image_path: &Path, width: u32, height: u32) -> Result<(), InferError> {
+    pub fn check_input_size(
+        &self,
+        image_path: &Path,
+        width: u32,
+        height: u32,
+    ) -> Result<(), InferError> {
         let (fixed_w, fixed_h) = self.fixed_size();
-        let too_small = (fixed_w.is_none() && width < MIN_SIDE) || (fixed_h.is_none() && height < MIN_SIDE);
+        let too_small =
+            (fixed_w.is_none() && width < MIN_SIDE) || (fixed_h.is_none() && height < MIN_SIDE);
         if too_small {
-            return Err(InferError::TooSmall { path: image_path.to_path_buf(), width, height, min: MIN_SIDE });
+            return Err(InferError::TooSmall {
+                path: image_path.to_path_buf(),
+                width,
+                height,
+                min: MIN_SIDE,
+            });
         }
         Ok(())
     }
@@ -172,32 +198,51 @@ impl StyleModel {
         };
 
         let output = self.run_exact(network_input)?;
-        Ok(if (output.width, output.height) != (input.width, input.height) {
-            output.resized(input.width, input.height)
-        } else {
-            output
-        })
+        Ok(
+            if (output.width, output.height) != (input.width, input.height) {
+                output.resized(input.width, input.height)
+            } else {
+                output
+            },
+        )
     }
 
     /// One `session.run` on an image already at a size the model accepts.
     fn run_exact(&mut self, input: &ImageTensor) -> Result<ImageTensor, InferError> {
-        let inference_error = |reason: String| InferError::Inference { path: self.path.clone(), reason };
+        let inference_error = |reason: String| InferError::Inference {
+            path: self.path.clone(),
+            reason,
+        };
         let shape = input.shape().map(|d| d as i64);
         let value = TensorRef::from_array_view((shape, input.data.as_slice()))
             .map_err(|e| inference_error(e.to_string()))?;
         let outputs = self
             .session
             .run(ort::inputs![self.input.name.as_str() => value])
-            .map_err(|e| InferError::Inference { path: self.path.clone(), reason: e.to_string() })?;
-        let output = outputs.get(&self.output.name).ok_or_else(|| InferError::Inference {
-            path: self.path.clone(),
-            reason: format!("the session returned no output named {:?}", self.output.name),
-        })?;
-        let (shape, data) = output
-            .try_extract_tensor::<f32>()
-            .map_err(|e| InferError::Inference { path: self.path.clone(), reason: e.to_string() })?;
+            .map_err(|e| InferError::Inference {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })?;
+        let output = outputs
+            .get(&self.output.name)
+            .ok_or_else(|| InferError::Inference {
+                path: self.path.clone(),
+                reason: format!(
+                    "the session returned no output named {:?}",
+                    self.output.name
+                ),
+            })?;
+        let (shape, data) =
+            output
+                .try_extract_tensor::<f32>()
+                .map_err(|e| InferError::Inference {
+                    path: self.path.clone(),
+                    reason: e.to_string(),
+                })?;
         match **shape {
-            [1, 3, h, w] if h > 0 && w > 0 => Ok(ImageTensor::new(w as u32, h as u32, data.to_vec())),
+            [1, 3, h, w] if h > 0 && w > 0 => {
+                Ok(ImageTensor::new(w as u32, h as u32, data.to_vec()))
+            }
             _ => Err(InferError::Inference {
                 path: self.path.clone(),
                 reason: format!("expected an output of shape [1, 3, height, width], got {shape}"),
@@ -223,22 +268,40 @@ impl ModelInfo {
         let not_a_style_network = single_image_tensor("input", &inputs)
             .and_then(|_| single_image_tensor("output", &outputs))
             .err();
-        Ok(ModelInfo { path: path.to_path_buf(), inputs, outputs, metadata, not_a_style_network })
+        Ok(ModelInfo {
+            path: path.to_path_buf(),
+            inputs,
+            outputs,
+            metadata,
+            not_a_style_network,
+        })
     }
 }
 
-type OpenedSession = (Session, Vec<TensorSpec>, Vec<TensorSpec>, BTreeMap<String, String>);
+type OpenedSession = (
+    Session,
+    Vec<TensorSpec>,
+    Vec<TensorSpec>,
+    BTreeMap<String, String>,
+);
 
 /// Creates the session and reads its interface and metadata, without judging them.
 fn open_session(path: &Path, options: &SessionOptions) -> Result<OpenedSession, InferError> {
     if !path.is_file() {
-        return Err(InferError::ModelNotFound { path: path.to_path_buf() });
+        return Err(InferError::ModelNotFound {
+            path: path.to_path_buf(),
+        });
     }
     let runtime = runtime()?;
-    let load_error = |reason: String| InferError::ModelLoad { path: path.to_path_buf(), reason };
+    let load_error = |reason: String| InferError::ModelLoad {
+        path: path.to_path_buf(),
+        reason,
+    };
     let builder = Session::builder(&runtime.environment).map_err(|e| load_error(e.to_string()))?;
     let mut builder = configure(builder, options)?;
-    let session = builder.commit_from_file(path).map_err(|e| load_error(e.to_string()))?;
+    let session = builder
+        .commit_from_file(path)
+        .map_err(|e| load_error(e.to_string()))?;
     let inputs = session.inputs().iter().map(outlet_spec).collect();
     let outputs = session.outputs().iter().map(outlet_spec).collect();
     let metadata = read_metadata(&session);
@@ -273,11 +336,16 @@ impl std::str::FromStr for Device {
 }
 
 /// Applies our options to a fresh builder.
-fn configure(builder: SessionBuilder, options: &SessionOptions) -> Result<SessionBuilder, InferError> {
+fn configure(
+    builder: SessionBuilder,
+    options: &SessionOptions,
+) -> Result<SessionBuilder, InferError> {
     let runtime_error = |e: ort::Error<SessionBuilder>| InferError::Runtime(e.to_string());
     // ORT_ENABLE_ALL is also Python's default; set it explicitly so a change of ort's default
     // cannot make us slower than `onnxruntime.InferenceSession`.
-    let mut builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(runtime_error)?;
+    let mut builder = builder
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(runtime_error)?;
     if let Some(threads) = options.intra_threads {
         builder = builder.with_intra_threads(threads).map_err(runtime_error)?;
     }
@@ -289,7 +357,10 @@ fn configure(builder: SessionBuilder, options: &SessionOptions) -> Result<Sessio
 
 #[cfg(feature = "cuda")]
 fn with_cuda(builder: SessionBuilder, device_id: i32) -> Result<SessionBuilder, InferError> {
-    let cuda = ort::ep::CUDA::default().with_device_id(device_id).build().error_on_failure();
+    let cuda = ort::ep::CUDA::default()
+        .with_device_id(device_id)
+        .build()
+        .error_on_failure();
     builder.with_execution_providers([cuda]).map_err(|e| InferError::Device {
         device: Device::Cuda { device_id }.to_string(),
         reason: format!("{e}; install `python3 -m pip install onnxruntime-gpu==1.32.0` and its CUDA libraries"),
@@ -306,7 +377,11 @@ fn with_cuda(_builder: SessionBuilder, device_id: i32) -> Result<SessionBuilder,
 
 fn outlet_spec(outlet: &ort::value::Outlet) -> TensorSpec {
     match outlet.dtype() {
-        ValueType::Tensor { ty, shape, dimension_symbols } => TensorSpec {
+        ValueType::Tensor {
+            ty,
+            shape,
+            dimension_symbols,
+        } => TensorSpec {
             name: outlet.name().to_string(),
             element_type: element_type_name(*ty),
             dims: shape
@@ -342,7 +417,11 @@ fn single_image_tensor(role: &str, specs: &[TensorSpec]) -> Result<TensorSpec, S
         return Err(format!(
             "expected exactly one {role} of {EXPECTED}, found {}: {}",
             specs.len(),
-            if found.is_empty() { "none".to_string() } else { found.join("; ") }
+            if found.is_empty() {
+                "none".to_string()
+            } else {
+                found.join("; ")
+            }
         ));
     };
     let mismatch = || format!("expected the {role} to be {EXPECTED}, found {spec}");
@@ -376,7 +455,12 @@ fn read_metadata(session: &Session) -> BTreeMap<String, String> {
         ("onnx.graph_description", meta.graph_description()),
         ("onnx.domain", meta.domain()),
         // ORT reports an unset model_version as i64::MAX.
-        ("onnx.model_version", meta.version().filter(|v| (0..i64::MAX).contains(v)).map(|v| v.to_string())),
+        (
+            "onnx.model_version",
+            meta.version()
+                .filter(|v| (0..i64::MAX).contains(v))
+                .map(|v| v.to_string()),
+        ),
     ];
     for (key, value) in standard {
         if let Some(value) = value.filter(|v| !v.is_empty()) {
@@ -391,7 +475,11 @@ mod tests {
     use super::*;
 
     fn spec(ty: &str, dims: Vec<Dim>) -> TensorSpec {
-        TensorSpec { name: "x".into(), element_type: ty.into(), dims }
+        TensorSpec {
+            name: "x".into(),
+            element_type: ty.into(),
+            dims,
+        }
     }
 
     fn dynamic(name: &str) -> Dim {
@@ -400,9 +488,20 @@ mod tests {
 
     #[test]
     fn accepts_dynamic_and_fixed_image_tensors() {
-        let dynamic_spec = spec("float32", vec![dynamic("batch"), Dim::Fixed(3), dynamic("h"), dynamic("w")]);
+        let dynamic_spec = spec(
+            "float32",
+            vec![dynamic("batch"), Dim::Fixed(3), dynamic("h"), dynamic("w")],
+        );
         assert!(single_image_tensor("input", &[dynamic_spec]).is_ok());
-        let fixed = spec("float32", vec![Dim::Fixed(1), Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)]);
+        let fixed = spec(
+            "float32",
+            vec![
+                Dim::Fixed(1),
+                Dim::Fixed(3),
+                Dim::Fixed(224),
+                Dim::Fixed(224),
+            ],
+        );
         assert!(single_image_tensor("input", &[fixed]).is_ok());
     }
 
@@ -416,20 +515,36 @@ mod tests {
 
     #[test]
     fn refuses_wrong_channels_type_and_count() {
-        let gray = spec("float32", vec![Dim::Fixed(1), Dim::Fixed(1), dynamic("h"), dynamic("w")]);
+        let gray = spec(
+            "float32",
+            vec![Dim::Fixed(1), Dim::Fixed(1), dynamic("h"), dynamic("w")],
+        );
         assert!(single_image_tensor("input", &[gray]).is_err());
-        let bytes = spec("uint8", vec![Dim::Fixed(1), Dim::Fixed(3), dynamic("h"), dynamic("w")]);
+        let bytes = spec(
+            "uint8",
+            vec![Dim::Fixed(1), Dim::Fixed(3), dynamic("h"), dynamic("w")],
+        );
         assert!(single_image_tensor("input", &[bytes]).is_err());
-        let ok = spec("float32", vec![Dim::Fixed(1), Dim::Fixed(3), dynamic("h"), dynamic("w")]);
+        let ok = spec(
+            "float32",
+            vec![Dim::Fixed(1), Dim::Fixed(3), dynamic("h"), dynamic("w")],
+        );
         let err = single_image_tensor("input", &[ok.clone(), ok]).unwrap_err();
         assert!(err.contains("found 2"), "{err}");
-        assert!(single_image_tensor("input", &[]).unwrap_err().contains("none"));
+        assert!(
+            single_image_tensor("input", &[])
+                .unwrap_err()
+                .contains("none")
+        );
     }
 
     #[test]
     fn devices_parse_and_print() {
         assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
-        assert_eq!("CUDA".parse::<Device>().unwrap(), Device::Cuda { device_id: 0 });
+        assert_eq!(
+            "CUDA".parse::<Device>().unwrap(),
+            Device::Cuda { device_id: 0 }
+        );
         assert_eq!("cuda:1".parse::<Device>().unwrap().to_string(), "cuda:1");
         assert!("gpu".parse::<Device>().is_err());
         assert!("cuda:-1".parse::<Device>().is_err());
@@ -437,7 +552,15 @@ mod tests {
 
     #[test]
     fn dims_render_with_their_symbolic_names() {
-        let s = spec("float32", vec![dynamic("batch"), Dim::Fixed(3), Dim::Dynamic(None), dynamic("width")]);
+        let s = spec(
+            "float32",
+            vec![
+                dynamic("batch"),
+                Dim::Fixed(3),
+                Dim::Dynamic(None),
+                dynamic("width"),
+            ],
+        );
         assert_eq!(s.shape_string(), "[batch, 3, ?, width]");
     }
 }
@@ -449,26 +572,45 @@ mod runtime_tests {
     use crate::test_models::{Axis, image_axes, single_op_model, write};
 
     fn options() -> SessionOptions {
-        SessionOptions { intra_threads: Some(1), ..Default::default() }
+        SessionOptions {
+            intra_threads: Some(1),
+            ..Default::default()
+        }
     }
 
     fn ramp(width: u32, height: u32) -> ImageTensor {
-        let data = (0..3 * width * height).map(|i| (i % 251) as f32 + 0.25).collect();
+        let data = (0..3 * width * height)
+            .map(|i| (i % 251) as f32 + 0.25)
+            .collect();
         ImageTensor::new(width, height, data)
     }
 
     #[test]
     fn runs_a_dynamic_model_and_reads_its_interface_and_metadata() {
         let dir = tempfile::tempdir().unwrap();
-        let bytes = single_op_model("Identity", &image_axes(), &image_axes(), &[("fauve.style", "candy")]);
+        let bytes = single_op_model(
+            "Identity",
+            &image_axes(),
+            &image_axes(),
+            &[("fauve.style", "candy")],
+        );
         let path = write(dir.path(), "identity.onnx", &bytes);
         let mut model = StyleModel::load(&path, &options()).unwrap();
-        assert_eq!(model.input_spec().shape_string(), "[batch, 3, height, width]");
+        assert_eq!(
+            model.input_spec().shape_string(),
+            "[batch, 3, height, width]"
+        );
         assert_eq!(model.output_spec().name, "output");
         assert_eq!(model.fixed_size(), (None, None));
         let metadata = model.metadata();
-        assert_eq!(metadata.get("fauve.style").map(String::as_str), Some("candy"));
-        assert_eq!(metadata.get("onnx.producer").map(String::as_str), Some("fauve-infer-tests"));
+        assert_eq!(
+            metadata.get("fauve.style").map(String::as_str),
+            Some("candy")
+        );
+        assert_eq!(
+            metadata.get("onnx.producer").map(String::as_str),
+            Some("fauve-infer-tests")
+        );
         // Raw output: values above 255 are not clamped here.
         let mut input = ramp(13, 9);
         input.data[0] = 300.0;
@@ -480,8 +622,19 @@ mod runtime_tests {
     #[test]
     fn a_fixed_size_model_gets_resized_inputs_and_returns_the_input_size() {
         let dir = tempfile::tempdir().unwrap();
-        let fixed = || vec![Axis::Fixed(1), Axis::Fixed(3), Axis::Fixed(16), Axis::Fixed(12)];
-        let path = write(dir.path(), "fixed.onnx", &single_op_model("Identity", &fixed(), &fixed(), &[]));
+        let fixed = || {
+            vec![
+                Axis::Fixed(1),
+                Axis::Fixed(3),
+                Axis::Fixed(16),
+                Axis::Fixed(12),
+            ]
+        };
+        let path = write(
+            dir.path(),
+            "fixed.onnx",
+            &single_op_model("Identity", &fixed(), &fixed(), &[]),
+        );
         let mut model = StyleModel::load(&path, &options()).unwrap();
         assert_eq!(model.fixed_size(), (Some(12), Some(16)));
         let constant = ImageTensor::new(10, 7, vec![42.0; 3 * 10 * 7]);
@@ -495,12 +648,23 @@ mod runtime_tests {
     #[test]
     fn a_classifier_is_refused_saying_what_was_expected_and_found() {
         let dir = tempfile::tempdir().unwrap();
-        let input = [Axis::Fixed(1), Axis::Fixed(3), Axis::Fixed(4), Axis::Fixed(4)];
+        let input = [
+            Axis::Fixed(1),
+            Axis::Fixed(3),
+            Axis::Fixed(4),
+            Axis::Fixed(4),
+        ];
         let bytes = single_op_model("Flatten", &input, &[Axis::Fixed(1), Axis::Fixed(48)], &[]);
         let path = write(dir.path(), "classifier.onnx", &bytes);
         let err = StyleModel::load(&path, &options()).unwrap_err().to_string();
-        assert!(err.contains("classifier.onnx") && err.contains("not a style network"), "{err}");
-        assert!(err.contains("[batch, 3, height, width]") && err.contains("[1, 48]"), "{err}");
+        assert!(
+            err.contains("classifier.onnx") && err.contains("not a style network"),
+            "{err}"
+        );
+        assert!(
+            err.contains("[batch, 3, height, width]") && err.contains("[1, 48]"),
+            "{err}"
+        );
         // `fauve info` can still describe it.
         let info = ModelInfo::inspect(&path).unwrap();
         assert!(info.not_a_style_network.is_some());
@@ -516,12 +680,24 @@ mod runtime_tests {
 
         let bytes = single_op_model("Identity", &image_axes(), &image_axes(), &[]);
         let truncated = write(dir.path(), "truncated.onnx", &bytes[..bytes.len() / 2]);
-        let garbage = write(dir.path(), "garbage.onnx", b"\xff\xfe this is not protobuf \x00\x01");
+        let garbage = write(
+            dir.path(),
+            "garbage.onnx",
+            b"\xff\xfe this is not protobuf \x00\x01",
+        );
         let empty = write(dir.path(), "empty.onnx", b"");
         for path in [truncated, garbage, empty] {
             let err = StyleModel::load(&path, &options()).unwrap_err();
-            assert!(matches!(err, InferError::ModelLoad { .. }), "{}: {err}", path.display());
-            assert!(err.to_string().contains(path.file_name().unwrap().to_str().unwrap()), "{err}");
+            assert!(
+                matches!(err, InferError::ModelLoad { .. }),
+                "{}: {err}",
+                path.display()
+            );
+            assert!(
+                err.to_string()
+                    .contains(path.file_name().unwrap().to_str().unwrap()),
+                "{err}"
+            );
         }
     }
 }

@@ -88,12 +88,24 @@ fn stylize_decoded(
 
     let encode_started = Instant::now();
     let rgb = tensor_to_rgb(&output);
-    let bytes = encode_to_vec(&rgb, decoded.alpha.as_ref(), format).map_err(|e| InferError::Write {
-        path: name.to_path_buf(),
-        reason: format!("encoding {format:?} failed: {e}"),
-    })?;
+    let bytes =
+        encode_to_vec(&rgb, decoded.alpha.as_ref(), format).map_err(|e| InferError::Write {
+            path: name.to_path_buf(),
+            reason: format!("encoding {format:?} failed: {e}"),
+        })?;
     let encode_ms = ms_since(encode_started);
-    Ok((bytes, Stylized { width, height, times: StageTimes { decode_ms, run_ms, encode_ms } }))
+    Ok((
+        bytes,
+        Stylized {
+            width,
+            height,
+            times: StageTimes {
+                decode_ms,
+                run_ms,
+                encode_ms,
+            },
+        },
+    ))
 }
 
 fn ms_since(start: Instant) -> f64 {

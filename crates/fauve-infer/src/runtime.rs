@@ -40,16 +40,29 @@ pub fn runtime() -> Result<&'static Runtime, InferError> {
 /// Errors are plain messages: they are stored for the life of the process and wrapped in
 /// [`InferError::Runtime`] each time they are returned.
 fn init() -> Result<Runtime, String> {
-    let library = find_library().ok_or_else(|| format!("libonnxruntime was not found; {INSTALL_HINT}"))?;
+    let library =
+        find_library().ok_or_else(|| format!("libonnxruntime was not found; {INSTALL_HINT}"))?;
     tracing::debug!(library = %library.display(), "loading ONNX Runtime");
-    let builder = ort::init_from(&library)
-        .map_err(|e| format!("could not load ONNX Runtime from {}: {e}; {INSTALL_HINT}", library.display()))?;
+    let builder = ort::init_from(&library).map_err(|e| {
+        format!(
+            "could not load ONNX Runtime from {}: {e}; {INSTALL_HINT}",
+            library.display()
+        )
+    })?;
     let environment = builder
         .with_name("fauve")
         .with_telemetry(false)
         .build()
-        .map_err(|e| format!("could not create an ONNX Runtime environment from {}: {e}", library.display()))?;
-    Ok(Runtime { library, environment })
+        .map_err(|e| {
+            format!(
+                "could not create an ONNX Runtime environment from {}: {e}",
+                library.display()
+            )
+        })?;
+    Ok(Runtime {
+        library,
+        environment,
+    })
 }
 
 /// The first libonnxruntime found, in the documented order.
@@ -59,7 +72,9 @@ pub fn find_library() -> Option<PathBuf> {
         // which is more useful than silently picking another runtime.
         return Some(PathBuf::from(path));
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf))
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
         && let Some(lib) = library_in(&dir)
     {
         return Some(lib);
@@ -105,23 +120,36 @@ fn is_runtime_library_name(name: &str) -> bool {
 fn candidate_capi_dirs() -> Vec<PathBuf> {
     let mut site_packages: Vec<PathBuf> = Vec::new();
     if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
-        site_packages.extend(glob_dirs(&format!("{}/lib/python3*/site-packages", venv.to_string_lossy())));
+        site_packages.extend(glob_dirs(&format!(
+            "{}/lib/python3*/site-packages",
+            venv.to_string_lossy()
+        )));
     }
     if let Some(home) = std::env::var_os("HOME") {
         let home = home.to_string_lossy();
-        site_packages.extend(glob_dirs(&format!("{home}/.local/lib/python3*/site-packages")));
-        site_packages.extend(glob_dirs(&format!("{home}/.pyenv/versions/*/lib/python3*/site-packages")));
+        site_packages.extend(glob_dirs(&format!(
+            "{home}/.local/lib/python3*/site-packages"
+        )));
+        site_packages.extend(glob_dirs(&format!(
+            "{home}/.pyenv/versions/*/lib/python3*/site-packages"
+        )));
     }
     site_packages.extend(glob_dirs("/usr/local/lib/python3*/site-packages"));
     site_packages.extend(glob_dirs("/usr/local/lib/python3*/dist-packages"));
     site_packages.push(PathBuf::from("/usr/lib/python3/dist-packages"));
-    site_packages.into_iter().map(|dir| dir.join("onnxruntime").join("capi")).collect()
+    site_packages
+        .into_iter()
+        .map(|dir| dir.join("onnxruntime").join("capi"))
+        .collect()
 }
 
 /// Directories matching a `*` pattern, newest-looking (lexically last) first.
 fn glob_dirs(pattern: &str) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = match glob::glob(pattern) {
-        Ok(paths) => paths.filter_map(Result::ok).filter(|p| p.is_dir()).collect(),
+        Ok(paths) => paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_dir())
+            .collect(),
         Err(_) => Vec::new(),
     };
     dirs.sort();
@@ -132,7 +160,10 @@ fn glob_dirs(pattern: &str) -> Vec<PathBuf> {
 /// Last resort: ask the `python3` on PATH where its `onnxruntime` package lives.
 fn python_capi_dir() -> Option<PathBuf> {
     let output = Command::new("python3")
-        .args(["-c", "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))"])
+        .args([
+            "-c",
+            "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
+        ])
         .output()
         .ok()?;
     if !output.status.success() {
@@ -150,7 +181,9 @@ mod tests {
     fn recognises_versioned_and_plain_library_names() {
         assert!(is_runtime_library_name("libonnxruntime.so"));
         assert!(is_runtime_library_name("libonnxruntime.so.1.32.0"));
-        assert!(!is_runtime_library_name("libonnxruntime_providers_shared.so"));
+        assert!(!is_runtime_library_name(
+            "libonnxruntime_providers_shared.so"
+        ));
     }
 
     #[test]

@@ -15,7 +15,10 @@ pub fn model_dirs() -> Vec<PathBuf> {
     if let Some(dir) = std::env::var_os("FAUVE_MODELS").filter(|d| !d.is_empty()) {
         dirs.push(PathBuf::from(dir));
     }
-    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         dirs.push(exe_dir.join("..").join("..").join("models"));
     }
     dirs.into_iter().filter(|d| d.is_dir()).collect()
@@ -25,7 +28,9 @@ pub fn model_dirs() -> Vec<PathBuf> {
 pub fn available_styles(dirs: &[PathBuf]) -> Vec<String> {
     let mut names = BTreeSet::new();
     for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
         for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
             if path.extension().is_some_and(|e| e == "onnx")
                 && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
@@ -45,7 +50,8 @@ pub fn find_style(name: &str) -> Result<PathBuf, InferError> {
 
 pub fn find_style_in(name: &str, dirs: &[PathBuf]) -> Result<PathBuf, InferError> {
     // A style is a bare name: refuse paths so `--style ../x` can't escape the models folder.
-    let is_bare_name = !name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != "..";
+    let is_bare_name =
+        !name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != "..";
     if is_bare_name {
         for dir in dirs {
             let candidate = dir.join(format!("{name}.onnx"));
@@ -58,7 +64,11 @@ pub fn find_style_in(name: &str, dirs: &[PathBuf]) -> Result<PathBuf, InferError
     let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
     Err(InferError::UnknownStyle {
         name: name.to_string(),
-        available: if available.is_empty() { "none".into() } else { available.join(", ") },
+        available: if available.is_empty() {
+            "none".into()
+        } else {
+            available.join(", ")
+        },
         searched: if searched.is_empty() {
             "no models directory found (./models, $FAUVE_MODELS)".into()
         } else {
@@ -79,10 +89,19 @@ mod tests {
         std::fs::write(second.path().join("candy.onnx"), b"").unwrap();
         std::fs::write(second.path().join("mosaic.onnx"), b"").unwrap();
         let dirs = vec![first.path().to_path_buf(), second.path().to_path_buf()];
-        assert_eq!(find_style_in("candy", &dirs).unwrap(), first.path().join("candy.onnx"));
-        assert_eq!(find_style_in("mosaic", &dirs).unwrap(), second.path().join("mosaic.onnx"));
+        assert_eq!(
+            find_style_in("candy", &dirs).unwrap(),
+            first.path().join("candy.onnx")
+        );
+        assert_eq!(
+            find_style_in("mosaic", &dirs).unwrap(),
+            second.path().join("mosaic.onnx")
+        );
         let err = find_style_in("udnie", &dirs).unwrap_err().to_string();
-        assert!(err.contains("udnie") && err.contains("candy, mosaic"), "{err}");
+        assert!(
+            err.contains("udnie") && err.contains("candy, mosaic"),
+            "{err}"
+        );
         assert!(find_style_in("../candy", &dirs).is_err());
     }
 }

@@ -21,7 +21,11 @@ impl ImageTensor {
             3 * width as usize * height as usize,
             "ImageTensor data must be 3×{height}×{width}"
         );
-        Self { width, height, data }
+        Self {
+            width,
+            height,
+            data,
+        }
     }
 
     /// The NCHW shape of this image as a batch of one.

@@ -62,12 +62,23 @@ fn value_info(name: &str, axes: &[Axis]) -> Message {
         shape = shape.message(1, dim);
     }
     let tensor = Message::default().int(1, FLOAT).message(2, shape);
-    Message::default().string(1, name).message(2, Message::default().message(1, tensor))
+    Message::default()
+        .string(1, name)
+        .message(2, Message::default().message(1, tensor))
 }
 
 /// A one-node model `op_type(input) -> output` with the given interface and metadata.
-pub fn single_op_model(op_type: &str, input: &[Axis], output: &[Axis], metadata: &[(&str, &str)]) -> Vec<u8> {
-    let node = Message::default().string(1, "input").string(2, "output").string(3, "node0").string(4, op_type);
+pub fn single_op_model(
+    op_type: &str,
+    input: &[Axis],
+    output: &[Axis],
+    metadata: &[(&str, &str)],
+) -> Vec<u8> {
+    let node = Message::default()
+        .string(1, "input")
+        .string(2, "output")
+        .string(3, "node0")
+        .string(4, op_type);
     let graph = Message::default()
         .message(1, node)
         .string(2, "test_graph")
@@ -85,7 +96,12 @@ pub fn single_op_model(op_type: &str, input: &[Axis], output: &[Axis], metadata:
 }
 
 pub fn image_axes() -> Vec<Axis> {
-    vec![Axis::Named("batch"), Axis::Fixed(3), Axis::Named("height"), Axis::Named("width")]
+    vec![
+        Axis::Named("batch"),
+        Axis::Fixed(3),
+        Axis::Named("height"),
+        Axis::Named("width"),
+    ]
 }
 
 /// Writes `bytes` as `name` in `dir`, returning the path.

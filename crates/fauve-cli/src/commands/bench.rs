@@ -53,7 +53,8 @@ pub struct Args {
 }
 
 fn parse_format(s: &str) -> Result<OutputFormat, String> {
-    OutputFormat::from_extension(s).ok_or_else(|| format!("unsupported format {s:?} (png, jpg, webp)"))
+    OutputFormat::from_extension(s)
+        .ok_or_else(|| format!("unsupported format {s:?} (png, jpg, webp)"))
 }
 
 /// Median, min and max of some timings, in milliseconds.
@@ -69,8 +70,16 @@ impl Summary {
         assert!(!samples.is_empty());
         samples.sort_by(f64::total_cmp);
         let n = samples.len();
-        let median = if n % 2 == 1 { samples[n / 2] } else { (samples[n / 2 - 1] + samples[n / 2]) / 2.0 };
-        Summary { median, min: samples[0], max: samples[n - 1] }
+        let median = if n % 2 == 1 {
+            samples[n / 2]
+        } else {
+            (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+        };
+        Summary {
+            median,
+            min: samples[0],
+            max: samples[n - 1],
+        }
     }
 }
 
@@ -85,9 +94,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         bail!("--runs must be at least 5 (got {})", args.runs);
     }
     let model_path = args.model.resolve()?;
-    let options = SessionOptions { intra_threads: args.threads, device: args.device };
+    let options = SessionOptions {
+        intra_threads: args.threads,
+        device: args.device,
+    };
     let mut model = StyleModel::load(&model_path, &options)?;
-    let threads = args.threads.map_or_else(|| "ORT default".to_string(), |n| n.to_string());
+    let threads = args
+        .threads
+        .map_or_else(|| "ORT default".to_string(), |n| n.to_string());
     eprintln!(
         "benchmarking {} on {} ({} threads, {} warm-up + {} timed runs per size, e2e encodes {:?})",
         model_path.display(),
@@ -100,7 +114,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     let mut rows = Vec::new();
     for &size in &args.sizes {
-        let row = bench_size(&mut model, size, &args).with_context(|| format!("benchmarking {size}×{size}"))?;
+        let row = bench_size(&mut model, size, &args)
+            .with_context(|| format!("benchmarking {size}×{size}"))?;
         eprintln!(
             "{size}×{size}: run {} ms, end-to-end {} ms, of which decode+encode {} ms",
             row.run, row.end_to_end, row.overhead
@@ -146,7 +161,11 @@ fn bench_size(model: &mut StyleModel, size: u32, args: &Args) -> Result<BenchRow
     })?;
     // Warm-up runs pushed too; keep the timed ones only.
     let overhead = Summary::of(overheads.split_off(args.warmup));
-    Ok(BenchRow { run: Summary::of(run), end_to_end: Summary::of(end_to_end), overhead })
+    Ok(BenchRow {
+        run: Summary::of(run),
+        end_to_end: Summary::of(end_to_end),
+        overhead,
+    })
 }
 
 /// One size's results. `overhead` is decode + pre + post + encode, measured inside the
@@ -179,7 +198,8 @@ fn time<E: std::error::Error + Send + Sync + 'static>(
 fn synthetic_photo(width: u32, height: u32) -> RgbImage {
     RgbImage::from_fn(width, height, |x, y| {
         let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
-        let texture = ((x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) >> 13) as f32 % 24.0;
+        let texture =
+            ((x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) >> 13) as f32 % 24.0;
         let wave = (fx * 9.0).sin() * (fy * 7.0).cos() * 60.0;
         image::Rgb([
             (fx * 200.0 + texture + wave).clamp(0.0, 255.0) as u8,
@@ -195,7 +215,14 @@ mod tests {
 
     #[test]
     fn summary_takes_median_min_max() {
-        assert_eq!(Summary::of(vec![5.0, 1.0, 3.0]), Summary { median: 3.0, min: 1.0, max: 5.0 });
+        assert_eq!(
+            Summary::of(vec![5.0, 1.0, 3.0]),
+            Summary {
+                median: 3.0,
+                min: 1.0,
+                max: 5.0
+            }
+        );
         assert_eq!(Summary::of(vec![4.0, 1.0, 3.0, 2.0]).median, 2.5);
     }
 }

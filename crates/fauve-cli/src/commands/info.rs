@@ -74,7 +74,12 @@ fn describe(spec: &TensorSpec) -> String {
             Dim::Dynamic(None) => Some(format!("dim {i}")),
         })
         .collect();
-    let mut line = format!("{}: {} {}", spec.name, spec.element_type, spec.shape_string());
+    let mut line = format!(
+        "{}: {} {}",
+        spec.name,
+        spec.element_type,
+        spec.shape_string()
+    );
     if !dynamic.is_empty() {
         line.push_str(&format!(" (dynamic: {})", dynamic.join(", ")));
     }
@@ -90,8 +95,16 @@ mod tests {
         let spec = TensorSpec {
             name: "input".into(),
             element_type: "float32".into(),
-            dims: vec![Dim::Dynamic(Some("batch".into())), Dim::Fixed(3), Dim::Dynamic(None), Dim::Fixed(7)],
+            dims: vec![
+                Dim::Dynamic(Some("batch".into())),
+                Dim::Fixed(3),
+                Dim::Dynamic(None),
+                Dim::Fixed(7),
+            ],
         };
-        assert_eq!(describe(&spec), "input: float32 [batch, 3, ?, 7] (dynamic: batch, dim 2)");
+        assert_eq!(
+            describe(&spec),
+            "input: float32 [batch, 3, ?, 7] (dynamic: batch, dim 2)"
+        );
     }
 }

@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use fauve_infer::{DEFAULT_MAX_PIXELS, DecodeOptions, Device, OutputFormat, SessionOptions, StageTimes, StyleModel};
+use fauve_infer::{
+    DEFAULT_MAX_PIXELS, DecodeOptions, Device, OutputFormat, SessionOptions, StageTimes, StyleModel,
+};
 use serde::Serialize;
-
 
 /// `--model PATH | --style NAME`, shared with `fauve bench`.
 #[derive(clap::Args, Debug)]
@@ -48,7 +49,8 @@ pub const DEFAULT_OUTPUT_DIR: &str = "stylized";
 
 /// Extensions taken from directories (and shown as "images" in messages).
 const IMAGE_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "pnm", "ppm", "pgm", "qoi", "tga", "ico",
+    "png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "pnm", "ppm", "pgm", "qoi", "tga",
+    "ico",
 ];
 
 #[derive(clap::Args)]
@@ -113,16 +115,28 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let destination = Destination::choose(args.output.as_deref(), inputs.len())?;
 
-    let options = SessionOptions { intra_threads: args.threads, device: args.device };
+    let options = SessionOptions {
+        intra_threads: args.threads,
+        device: args.device,
+    };
     let mut model = StyleModel::load(&model_path, &options)?;
-    let decode = DecodeOptions { max_pixels: args.max_pixels, max_size: args.max_size };
+    let decode = DecodeOptions {
+        max_pixels: args.max_pixels,
+        max_size: args.max_size,
+    };
 
     let mut reports = Vec::with_capacity(inputs.len());
     let mut claimed_outputs = BTreeSet::new();
     for input in inputs {
         let report = match input {
             Input::Missing { pattern, reason } => failed(PathBuf::from(pattern), None, reason),
-            Input::File(path) => stylize_one(&mut model, &path, &destination, &decode, &mut claimed_outputs),
+            Input::File(path) => stylize_one(
+                &mut model,
+                &path,
+                &destination,
+                &decode,
+                &mut claimed_outputs,
+            ),
         };
         reports.push(report);
     }
@@ -140,7 +154,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         serde_json::to_writer_pretty(&mut stdout, &report)?;
         writeln!(stdout)?;
     }
-    Ok(if failed_count == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed_count == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn stylize_one(
@@ -156,11 +174,18 @@ fn stylize_one(
     };
     // Two inputs with the same stem (a/x.png, b/x.png) must not silently overwrite each other.
     if !claimed_outputs.insert(output.clone()) {
-        let reason = format!("{}: output {} is already written by an earlier input", input.display(), output.display());
+        let reason = format!(
+            "{}: output {} is already written by an earlier input",
+            input.display(),
+            output.display()
+        );
         return failed(input.to_path_buf(), None, reason);
     }
     if same_file(input, &output) {
-        let reason = format!("{}: refusing to overwrite the input with its own output", input.display());
+        let reason = format!(
+            "{}: refusing to overwrite the input with its own output",
+            input.display()
+        );
         return failed(input.to_path_buf(), None, reason);
     }
     if let Some(dir) = destination.directory()
@@ -198,7 +223,14 @@ fn stylize_one(
 
 fn failed(input: PathBuf, output: Option<PathBuf>, reason: String) -> ImageReport {
     eprintln!("error: {reason}");
-    ImageReport { input, output, width: None, height: None, times: None, error: Some(reason) }
+    ImageReport {
+        input,
+        output,
+        width: None,
+        height: None,
+        times: None,
+        error: Some(reason),
+    }
 }
 
 fn print_summary(reports: &[ImageReport], failed_count: usize) {
@@ -229,7 +261,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
 enum Input {
     File(PathBuf),
     /// A name or pattern that matched nothing: reported like a bad file, the batch goes on.
-    Missing { pattern: String, reason: String },
+    Missing {
+        pattern: String,
+        reason: String,
+    },
 }
 
 /// Files stay files (a missing one is reported when read), directories give their image
@@ -249,22 +284,37 @@ fn expand_inputs(args: &[String]) -> Vec<Input> {
                     files.sort();
                     inputs.extend(files.into_iter().map(Input::File));
                 }
-                Err(e) => inputs.push(Input::Missing { pattern: arg.clone(), reason: format!("{arg}: cannot list directory: {e}") }),
+                Err(e) => inputs.push(Input::Missing {
+                    pattern: arg.clone(),
+                    reason: format!("{arg}: cannot list directory: {e}"),
+                }),
             }
             if inputs.len() == before {
-                inputs.push(Input::Missing { pattern: arg.clone(), reason: format!("{arg}: directory has no images") });
+                inputs.push(Input::Missing {
+                    pattern: arg.clone(),
+                    reason: format!("{arg}: directory has no images"),
+                });
             }
         } else if !path.exists() && arg.contains(['*', '?', '[']) {
             match glob::glob(arg) {
                 Ok(paths) => {
-                    let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+                    let mut files: Vec<PathBuf> = paths
+                        .filter_map(Result::ok)
+                        .filter(|p| p.is_file())
+                        .collect();
                     files.sort();
                     if files.is_empty() {
-                        inputs.push(Input::Missing { pattern: arg.clone(), reason: format!("{arg}: no files match") });
+                        inputs.push(Input::Missing {
+                            pattern: arg.clone(),
+                            reason: format!("{arg}: no files match"),
+                        });
                     }
                     inputs.extend(files.into_iter().map(Input::File));
                 }
-                Err(e) => inputs.push(Input::Missing { pattern: arg.clone(), reason: format!("{arg}: bad glob pattern: {e}") }),
+                Err(e) => inputs.push(Input::Missing {
+                    pattern: arg.clone(),
+                    reason: format!("{arg}: bad glob pattern: {e}"),
+                }),
             }
         } else {
             inputs.push(Input::File(path.to_path_buf()));
@@ -292,7 +342,10 @@ impl Destination {
             return Ok(Destination::Directory(PathBuf::from(DEFAULT_OUTPUT_DIR)));
         };
         let looks_like_dir = output.is_dir()
-            || output.as_os_str().to_string_lossy().ends_with(std::path::MAIN_SEPARATOR)
+            || output
+                .as_os_str()
+                .to_string_lossy()
+                .ends_with(std::path::MAIN_SEPARATOR)
             || output.extension().is_none();
         if looks_like_dir {
             if output.exists() && !output.is_dir() {
@@ -345,17 +398,32 @@ mod tests {
     #[test]
     fn outputs_keep_writable_formats_and_default_to_png() {
         let dir = Destination::Directory(PathBuf::from("out"));
-        assert_eq!(dir.output_for(Path::new("a/photo.JPG")).unwrap(), PathBuf::from("out/photo.jpg"));
-        assert_eq!(dir.output_for(Path::new("scan.tiff")).unwrap(), PathBuf::from("out/scan.png"));
+        assert_eq!(
+            dir.output_for(Path::new("a/photo.JPG")).unwrap(),
+            PathBuf::from("out/photo.jpg")
+        );
+        assert_eq!(
+            dir.output_for(Path::new("scan.tiff")).unwrap(),
+            PathBuf::from("out/scan.png")
+        );
     }
 
     #[test]
     fn several_inputs_need_a_directory() {
         assert!(Destination::choose(Some(Path::new("x.png")), 2).is_err());
-        assert_eq!(Destination::choose(Some(Path::new("x.png")), 1).unwrap(), Destination::File("x.png".into()));
-        assert_eq!(Destination::choose(Some(Path::new("outdir")), 3).unwrap(), Destination::Directory("outdir".into()));
+        assert_eq!(
+            Destination::choose(Some(Path::new("x.png")), 1).unwrap(),
+            Destination::File("x.png".into())
+        );
+        assert_eq!(
+            Destination::choose(Some(Path::new("outdir")), 3).unwrap(),
+            Destination::Directory("outdir".into())
+        );
         assert!(Destination::choose(Some(Path::new("x.gif")), 1).is_err());
-        assert_eq!(Destination::choose(None, 1).unwrap(), Destination::Directory(DEFAULT_OUTPUT_DIR.into()));
+        assert_eq!(
+            Destination::choose(None, 1).unwrap(),
+            Destination::Directory(DEFAULT_OUTPUT_DIR.into())
+        );
     }
 
     #[test]
