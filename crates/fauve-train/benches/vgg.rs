@@ -7,6 +7,23 @@
 //! `FAUVE_BENCH_VGG` (16 or 19).
 //! `FAUVE_BENCH_MODE=layers` times each convolution's forward and input-gradient alone.
 //! With `--features cuda`, `FAUVE_BENCH_DEVICE=cuda` measures the GPU instead.
+//!
+//! # Findings (2-core AMD EPYC, AVX-512, shared with other builds)
+//! - Profile: ~62% of the step is gemm (`gemm_f32` avx512 x4x6 microkernel + packing), ~20%
+//!   burn-flex's im2col / NHWC conversion / col2im, ~5% page faults and zeroing of fresh
+//!   pages, the rest element-wise ops (ReLU, pooling, their backward).
+//! - The input gradient of each conv (`conv_transpose2d`) costs no more than its forward
+//!   conv2d (1.20 s vs 1.44 s summed over the 10 convolutions), so re-expressing it as a
+//!   forward convolution with flipped weights would not help.
+//! - In CPU-seconds per step burn-flex is within ~5% of PyTorch 2.15 (4.50 vs 4.31, measured
+//!   back to back), so the wall-clock gap comes from how well the two cores are kept busy.
+//! - glibc returning big freed blocks to the kernel costs ~170k page faults per step;
+//!   [`retain_freed_memory`](fauve_train::vgg::retain_freed_memory) removes 75% of them and
+//!   7–11% of the CPU time.
+//! - Dev/test profile builds are ~3× slower than release (14.2 s vs 5.0 s wall under the same
+//!   load): time and train in release.
+//! - burn's `cpu` backend (CubeCL + LLVM) cannot be built here: its build downloads an LLVM
+//!   bundle from GitHub, which these machines cannot reach.
 
 use std::time::Instant;
 
