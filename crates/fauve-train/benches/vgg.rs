@@ -31,7 +31,10 @@ use burn::prelude::*;
 use fauve_train::vgg::{Preprocess, Vgg, VggDepth};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// CPU seconds this process has used (all threads), from /proc: on a shared machine the wall
@@ -41,7 +44,12 @@ fn cpu_seconds() -> f64 {
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
     let rest = stat.rsplit(')').next().unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -56,7 +64,7 @@ fn device() -> Device {
 /// Per-convolution breakdown: the forward conv2d and its input gradient (conv_transpose2d,
 /// what burn's autodiff calls for `conv2d_x_backward`), each timed alone on plain tensors.
 fn per_layer(batch: usize, size: usize, depth: VggDepth, layer: &str, device: &Device) {
-    use burn::tensor::module::{conv2d, conv_transpose2d};
+    use burn::tensor::module::{conv_transpose2d, conv2d};
     use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
     let sync = |t: Tensor<4>| {
         let _: f32 = t.sum().into_scalar();
@@ -77,16 +85,43 @@ fn per_layer(batch: usize, size: usize, depth: VggDepth, layer: &str, device: &D
         if spec.name.ends_with("_1") && spec.name != "conv1_1" {
             side /= 2; // a pool sits before each block's first convolution
         }
-        let x = Tensor::<4>::random([batch, spec.in_channels, side, side], burn::tensor::Distribution::Default, device);
-        let g = Tensor::<4>::random([batch, spec.out_channels, side, side], burn::tensor::Distribution::Default, device);
-        let w = Tensor::<4>::random(spec.weight_shape(), burn::tensor::Distribution::Default, device);
-        let fwd = time(&|| conv2d(x.clone(), w.clone(), None, ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
+        let x = Tensor::<4>::random(
+            [batch, spec.in_channels, side, side],
+            burn::tensor::Distribution::Default,
+            device,
+        );
+        let g = Tensor::<4>::random(
+            [batch, spec.out_channels, side, side],
+            burn::tensor::Distribution::Default,
+            device,
+        );
+        let w = Tensor::<4>::random(
+            spec.weight_shape(),
+            burn::tensor::Distribution::Default,
+            device,
+        );
+        let fwd = time(&|| {
+            conv2d(
+                x.clone(),
+                w.clone(),
+                None,
+                ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+            )
+        });
         let bwd = time(&|| {
-            conv_transpose2d(g.clone(), w.clone(), None, ConvTransposeOptions::new([1, 1], [1, 1], [0, 0], [1, 1], 1))
+            conv_transpose2d(
+                g.clone(),
+                w.clone(),
+                None,
+                ConvTransposeOptions::new([1, 1], [1, 1], [0, 0], [1, 1], 1),
+            )
         });
         total_fwd += fwd;
         total_bwd += bwd;
-        println!("  {:8}  {:>3}→{:<3} {:>3}²    {fwd:.3}     {bwd:.3}", spec.name, spec.in_channels, spec.out_channels, side);
+        println!(
+            "  {:8}  {:>3}→{:<3} {:>3}²    {fwd:.3}     {bwd:.3}",
+            spec.name, spec.in_channels, spec.out_channels, side
+        );
     }
     println!("  total                      {total_fwd:.3}     {total_bwd:.3}");
 }
@@ -101,7 +136,11 @@ fn main() {
     let size: usize = env_or("FAUVE_BENCH_SIZE", 256);
     let runs: usize = env_or("FAUVE_BENCH_RUNS", 5);
     let layer: String = env_or("FAUVE_BENCH_LAYER", "relu4_3".to_string());
-    let depth = if env_or("FAUVE_BENCH_VGG", 16) == 19 { VggDepth::Vgg19 } else { VggDepth::Vgg16 };
+    let depth = if env_or("FAUVE_BENCH_VGG", 16) == 19 {
+        VggDepth::Vgg19
+    } else {
+        VggDepth::Vgg16
+    };
     if std::env::var("FAUVE_BENCH_MODE").as_deref() == Ok("layers") {
         println!("{depth} to {layer}, batch {batch} at {size}², per convolution");
         per_layer(batch, size, depth, &layer, &device());
@@ -139,7 +178,17 @@ fn main() {
     let cpu_per_run = (cpu_seconds() - cpu_start) / runs as f64;
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let median = times[times.len() / 2];
-    println!("  runs      {}", times.iter().map(|t| format!("{t:.3}")).collect::<Vec<_>>().join(" "));
-    println!("  median    {median:.3} s  ({:.2} images/s)", batch as f64 / median);
+    println!(
+        "  runs      {}",
+        times
+            .iter()
+            .map(|t| format!("{t:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "  median    {median:.3} s  ({:.2} images/s)",
+        batch as f64 / median
+    );
     println!("  cpu time  {cpu_per_run:.3} s per run (all threads)");
 }

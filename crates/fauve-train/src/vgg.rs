@@ -27,12 +27,21 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 #[derive(Debug, thiserror::Error)]
 pub enum VggError {
     #[error("unknown {depth} layer `{name}`: expected one of {known}")]
-    UnknownLayer { depth: VggDepth, name: String, known: String },
+    UnknownLayer {
+        depth: VggDepth,
+        name: String,
+        known: String,
+    },
     #[error(
         "{depth} layer `{name}` needs the first {needed} convolutions but this network was \
          loaded with only {loaded}; load it up to `{name}` or deeper"
     )]
-    NotLoaded { depth: VggDepth, name: String, needed: usize, loaded: usize },
+    NotLoaded {
+        depth: VggDepth,
+        name: String,
+        needed: usize,
+        loaded: usize,
+    },
     #[error("no layers requested")]
     NothingRequested,
 }
@@ -88,7 +97,13 @@ impl Features {
 
     /// Every feature cut from the autodiff graph: targets that must not be differentiated.
     pub fn detach(self) -> Self {
-        Self { entries: self.entries.into_iter().map(|(n, t)| (n, t.detach())).collect() }
+        Self {
+            entries: self
+                .entries
+                .into_iter()
+                .map(|(n, t)| (n, t.detach()))
+                .collect(),
+        }
     }
 }
 
@@ -98,17 +113,39 @@ impl Vgg {
     ///
     /// Panics if there are more convolutions than the network has or their shapes are wrong:
     /// `weights` checks files and reports those as errors before calling this.
-    pub fn from_convs(depth: VggDepth, preprocess: Preprocess, mut convs: Vec<ConvWeights>) -> Self {
+    pub fn from_convs(
+        depth: VggDepth,
+        preprocess: Preprocess,
+        mut convs: Vec<ConvWeights>,
+    ) -> Self {
         let specs = depth.convs();
-        assert!(convs.len() <= specs.len(), "{depth} has only {} convolutions", specs.len());
+        assert!(
+            convs.len() <= specs.len(),
+            "{depth} has only {} convolutions",
+            specs.len()
+        );
         for (c, spec) in convs.iter().zip(&specs) {
-            assert_eq!(c.weight.dims(), spec.weight_shape(), "{} weight shape", spec.name);
-            assert_eq!(c.bias.dims(), [spec.out_channels], "{} bias shape", spec.name);
+            assert_eq!(
+                c.weight.dims(),
+                spec.weight_shape(),
+                "{} weight shape",
+                spec.name
+            );
+            assert_eq!(
+                c.bias.dims(),
+                [spec.out_channels],
+                "{} bias shape",
+                spec.name
+            );
         }
         if let Some(first) = convs.first_mut() {
             first.weight = preprocess.fold_into_first_conv(first.weight.clone());
         }
-        Self { depth, preprocess, convs }
+        Self {
+            depth,
+            preprocess,
+            convs,
+        }
     }
 
     /// A VGG with random (He-initialised) weights up to `deepest` (or whole): for benchmarks
@@ -189,7 +226,11 @@ impl Vgg {
     /// `layers`, returning those layers' outputs (`reluX_Y`, `convX_Y` or `poolX`).
     ///
     /// Gradients flow to `image` only: the weights are constants.
-    pub fn features<S: AsRef<str>>(&self, image: Tensor<4>, layers: &[S]) -> Result<Features, VggError> {
+    pub fn features<S: AsRef<str>>(
+        &self,
+        image: Tensor<4>,
+        layers: &[S],
+    ) -> Result<Features, VggError> {
         self.check_layers(layers)?;
         let wanted = |name: &str| layers.iter().any(|l| l.as_ref() == name);
         let mut remaining = layers.len();

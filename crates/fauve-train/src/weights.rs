@@ -20,7 +20,10 @@ use crate::vgg::{ConvSpec, ConvWeights, Preprocess, Vgg, VggDepth, VggError};
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
     #[error("cannot read VGG weights {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{} is not a readable PyTorch checkpoint: {message}", path.display())]
     Pytorch { path: PathBuf, message: String },
     #[error("{} is not a readable safetensors file: {message}", path.display())]
@@ -29,7 +32,13 @@ pub enum WeightsError {
         "{}: tensor `{key}` ({layer} of {depth}) is missing; the file holds {available}",
         path.display()
     )]
-    MissingTensor { path: PathBuf, key: String, layer: String, depth: VggDepth, available: String },
+    MissingTensor {
+        path: PathBuf,
+        key: String,
+        layer: String,
+        depth: VggDepth,
+        available: String,
+    },
     #[error(
         "{}: tensor `{key}` ({layer} of {depth}) has shape {found:?}, expected {expected:?}",
         path.display()
@@ -43,7 +52,11 @@ pub enum WeightsError {
         found: Vec<usize>,
     },
     #[error("{}: tensor `{key}` holds {dtype}, expected floating point", path.display())]
-    UnsupportedDtype { path: PathBuf, key: String, dtype: String },
+    UnsupportedDtype {
+        path: PathBuf,
+        key: String,
+        dtype: String,
+    },
     #[error(
         "{}: unknown `preprocess = {value}` in the safetensors metadata (expected `caffe` or \
          `torchvision`)",
@@ -79,29 +92,52 @@ impl VggWeightFile {
     /// by its first bytes rather than its extension.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, WeightsError> {
         let path = path.as_ref().to_path_buf();
-        let io_err = |source| WeightsError::Io { path: path.clone(), source };
+        let io_err = |source| WeightsError::Io {
+            path: path.clone(),
+            source,
+        };
         let mut magic = [0u8; 4];
         std::fs::File::open(&path)
             .and_then(|mut f| f.read_exact(&mut magic))
             .map_err(io_err)?;
         let is_torch = magic.starts_with(b"PK\x03\x04") || magic[0] == 0x80;
         if is_torch {
-            let reader = pytorch_reader::PytorchReader::new(&path).map_err(|e| {
-                WeightsError::Pytorch { path: path.clone(), message: e.to_string() }
-            })?;
-            return Ok(Self { path, preprocess: Preprocess::Torchvision, format: Format::Pytorch(reader) });
+            let reader =
+                pytorch_reader::PytorchReader::new(&path).map_err(|e| WeightsError::Pytorch {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+            return Ok(Self {
+                path,
+                preprocess: Preprocess::Torchvision,
+                format: Format::Pytorch(reader),
+            });
         }
         let bytes = std::fs::read(&path).map_err(io_err)?;
         let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
-            WeightsError::Safetensors { path: path.clone(), message: e.to_string() }
+            WeightsError::Safetensors {
+                path: path.clone(),
+                message: e.to_string(),
+            }
         })?;
-        let preprocess = match metadata.metadata().as_ref().and_then(|m| m.get("preprocess")) {
+        let preprocess = match metadata
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("preprocess"))
+        {
             None => Preprocess::Torchvision,
-            Some(value) => Preprocess::from_metadata(value).ok_or_else(|| {
-                WeightsError::UnknownPreprocess { path: path.clone(), value: value.clone() }
-            })?,
+            Some(value) => {
+                Preprocess::from_metadata(value).ok_or_else(|| WeightsError::UnknownPreprocess {
+                    path: path.clone(),
+                    value: value.clone(),
+                })?
+            }
         };
-        Ok(Self { path, preprocess, format: Format::Safetensors(bytes) })
+        Ok(Self {
+            path,
+            preprocess,
+            format: Format::Safetensors(bytes),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -136,7 +172,10 @@ impl VggWeightFile {
         let count = match deepest {
             Some(name) => depth
                 .convs_needed_for(name)
-                .map_err(|source| WeightsError::Layer { path: self.path.clone(), source })?,
+                .map_err(|source| WeightsError::Layer {
+                    path: self.path.clone(),
+                    source,
+                })?,
             None => depth.convs().len(),
         };
         let mut convs = Vec::with_capacity(count);
@@ -196,9 +235,15 @@ impl VggWeightFile {
             Format::Pytorch(reader) => {
                 let suffix = format!(".{key}");
                 let tensor = reader.get(key).or_else(|| {
-                    reader.tensors().iter().find(|(k, _)| k.ends_with(&suffix)).map(|(_, t)| t)
+                    reader
+                        .tensors()
+                        .iter()
+                        .find(|(k, _)| k.ends_with(&suffix))
+                        .map(|(_, t)| t)
                 });
-                let Some(tensor) = tensor else { return Ok(None) };
+                let Some(tensor) = tensor else {
+                    return Ok(None);
+                };
                 let bytes = tensor.read().map_err(|e| WeightsError::Pytorch {
                     path: self.path.clone(),
                     message: e.to_string(),
@@ -211,11 +256,17 @@ impl VggWeightFile {
                     D::BF16 => FloatBytes::BF16,
                     other => return Err(self.unsupported(key, format!("{other:?}"))),
                 };
-                Ok(Some(RawTensor { shape: tensor.shape().to_vec(), values: dtype.to_f32(&bytes) }))
+                Ok(Some(RawTensor {
+                    shape: tensor.shape().to_vec(),
+                    values: dtype.to_f32(&bytes),
+                }))
             }
             Format::Safetensors(bytes) => {
                 let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| {
-                    WeightsError::Safetensors { path: self.path.clone(), message: e.to_string() }
+                    WeightsError::Safetensors {
+                        path: self.path.clone(),
+                        message: e.to_string(),
+                    }
                 })?;
                 let names = st.names();
                 let suffix = format!(".{key}");
@@ -238,13 +289,20 @@ impl VggWeightFile {
                     D::BF16 => FloatBytes::BF16,
                     other => return Err(self.unsupported(key, format!("{other:?}"))),
                 };
-                Ok(Some(RawTensor { shape: view.shape().to_vec(), values: dtype.to_f32(view.data()) }))
+                Ok(Some(RawTensor {
+                    shape: view.shape().to_vec(),
+                    values: dtype.to_f32(view.data()),
+                }))
             }
         }
     }
 
     fn unsupported(&self, key: &str, dtype: String) -> WeightsError {
-        WeightsError::UnsupportedDtype { path: self.path.clone(), key: key.to_string(), dtype }
+        WeightsError::UnsupportedDtype {
+            path: self.path.clone(),
+            key: key.to_string(),
+            dtype,
+        }
     }
 }
 
@@ -260,7 +318,10 @@ enum FloatBytes {
 impl FloatBytes {
     fn to_f32(self, bytes: &[u8]) -> Vec<f32> {
         match self {
-            FloatBytes::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
+            FloatBytes::F32 => bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect(),
             FloatBytes::F64 => bytes
                 .chunks_exact(8)
                 .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
@@ -299,8 +360,10 @@ pub fn write_safetensors(
     metadata: Option<HashMap<String, String>>,
 ) -> Result<(), WeightsError> {
     let path = path.as_ref();
-    let bytes: Vec<Vec<u8>> =
-        tensors.iter().map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
     let views = tensors
         .iter()
         .zip(&bytes)
@@ -309,7 +372,12 @@ pub fn write_safetensors(
                 .map(|v| (name.clone(), v))
         })
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| WeightsError::Safetensors { path: path.to_path_buf(), message: e.to_string() })?;
-    safetensors::serialize_to_file(views, metadata, path)
-        .map_err(|e| WeightsError::Safetensors { path: path.to_path_buf(), message: e.to_string() })
+        .map_err(|e| WeightsError::Safetensors {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    safetensors::serialize_to_file(views, metadata, path).map_err(|e| WeightsError::Safetensors {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }

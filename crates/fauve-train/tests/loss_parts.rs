@@ -54,7 +54,14 @@ fn total_variation_is_mean_squared_neighbour_difference() {
 
 #[test]
 fn total_variation_of_a_flat_image_is_zero() {
-    close(scalar(total_variation(Tensor::full([2, 3, 4, 5], 7.0, &Device::flex()))), 0.0);
+    close(
+        scalar(total_variation(Tensor::full(
+            [2, 3, 4, 5],
+            7.0,
+            &Device::flex(),
+        ))),
+        0.0,
+    );
 }
 
 #[test]

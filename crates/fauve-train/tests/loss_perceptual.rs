@@ -5,7 +5,11 @@ use fauve_train::loss::{LossError, PerceptualLoss, PerceptualLossConfig};
 use fauve_train::vgg::{Preprocess, Vgg, VggDepth};
 
 fn image(n: usize, device: &Device) -> Tensor<4> {
-    Tensor::random([n, 3, 16, 16], burn::tensor::Distribution::Uniform(0.0, 255.0), device)
+    Tensor::random(
+        [n, 3, 16, 16],
+        burn::tensor::Distribution::Uniform(0.0, 255.0),
+        device,
+    )
 }
 
 fn small_config() -> PerceptualLossConfig {
@@ -22,7 +26,13 @@ fn loss(device: &Device, style: Tensor<4>) -> PerceptualLoss {
     let config = small_config();
     let deepest = config.deepest_layer().unwrap();
     assert_eq!(deepest, "relu2_2");
-    let vgg = Vgg::random(VggDepth::Vgg16, Some(&deepest), Preprocess::Torchvision, device).unwrap();
+    let vgg = Vgg::random(
+        VggDepth::Vgg16,
+        Some(&deepest),
+        Preprocess::Torchvision,
+        device,
+    )
+    .unwrap();
     PerceptualLoss::new(vgg, config, style).unwrap()
 }
 
@@ -35,7 +45,12 @@ fn total_is_the_sum_of_weighted_parts() {
     let device = Device::flex();
     let l = loss(&device, image(1, &device));
     let parts = l.forward(image(2, &device), image(2, &device));
-    let (c, s, tv, total) = (value(parts.content), value(parts.style), value(parts.tv), value(parts.total));
+    let (c, s, tv, total) = (
+        value(parts.content),
+        value(parts.style),
+        value(parts.tv),
+        value(parts.total),
+    );
     assert!(c > 0.0 && s > 0.0 && tv > 0.0);
     assert!((total - (c + s + tv)).abs() <= 1e-4 * total);
 }
@@ -49,7 +64,10 @@ fn content_image_itself_has_zero_content_loss_and_style_image_zero_style_loss() 
     let parts = l.forward(content.clone(), content);
     assert!(value(parts.content).abs() < 1e-6);
     let parts = l.forward(style.clone(), image(1, &device));
-    assert!(value(parts.style).abs() < 1e-3 * l.config().style_weight * 1e-10, "style loss of the style image");
+    assert!(
+        value(parts.style).abs() < 1e-3 * l.config().style_weight * 1e-10,
+        "style loss of the style image"
+    );
 }
 
 #[test]
@@ -70,10 +88,20 @@ fn gradient_flows_to_the_output_image_only() {
     let out = image(1, &device).require_grad();
     let content = image(1, &device).require_grad();
     let grads = l.forward(out.clone(), content.clone()).total.backward();
-    let g: f32 = out.grad(&grads).expect("output gradient").abs().sum().into_scalar();
+    let g: f32 = out
+        .grad(&grads)
+        .expect("output gradient")
+        .abs()
+        .sum()
+        .into_scalar();
     assert!(g > 0.0);
     // The content target is detached: no gradient reaches the content image.
-    assert!(content.grad(&grads).map(|g| g.abs().sum().into_scalar::<f32>() == 0.0).unwrap_or(true));
+    assert!(
+        content
+            .grad(&grads)
+            .map(|g| g.abs().sum().into_scalar::<f32>() == 0.0)
+            .unwrap_or(true)
+    );
     for conv in l.vgg().convs() {
         assert!(conv.weight.grad(&grads).is_none());
     }
@@ -82,22 +110,50 @@ fn gradient_flows_to_the_output_image_only() {
 #[test]
 fn style_grams_are_computed_at_style_size() {
     let device = Device::flex();
-    let config = PerceptualLossConfig { style_size: Some(8), ..small_config() };
-    let vgg = Vgg::random(VggDepth::Vgg16, Some("relu2_2"), Preprocess::Torchvision, &device).unwrap();
+    let config = PerceptualLossConfig {
+        style_size: Some(8),
+        ..small_config()
+    };
+    let vgg = Vgg::random(
+        VggDepth::Vgg16,
+        Some("relu2_2"),
+        Preprocess::Torchvision,
+        &device,
+    )
+    .unwrap();
     let l = PerceptualLoss::new(vgg, config, image(1, &device)).unwrap();
-    assert_eq!(l.style_loss().target_gram("relu1_2").unwrap().dims(), [1, 64, 64]);
+    assert_eq!(
+        l.style_loss().target_gram("relu1_2").unwrap().dims(),
+        [1, 64, 64]
+    );
 }
 
 #[test]
 fn configuration_mistakes_are_errors() {
     let device = Device::flex();
-    let vgg = Vgg::random(VggDepth::Vgg16, Some("relu2_2"), Preprocess::Torchvision, &device).unwrap();
-    let bad = PerceptualLossConfig { style_layer_weights: vec![1.0], ..small_config() };
-    assert!(matches!(PerceptualLoss::new(vgg.clone(), bad, image(1, &device)), Err(LossError::StyleWeightCount { .. })));
+    let vgg = Vgg::random(
+        VggDepth::Vgg16,
+        Some("relu2_2"),
+        Preprocess::Torchvision,
+        &device,
+    )
+    .unwrap();
+    let bad = PerceptualLossConfig {
+        style_layer_weights: vec![1.0],
+        ..small_config()
+    };
+    assert!(matches!(
+        PerceptualLoss::new(vgg.clone(), bad, image(1, &device)),
+        Err(LossError::StyleWeightCount { .. })
+    ));
     let gatys = PerceptualLossConfig::gatys();
-    assert!(matches!(PerceptualLoss::new(vgg.clone(), gatys, image(1, &device)), Err(LossError::WrongVgg { .. })));
+    assert!(matches!(
+        PerceptualLoss::new(vgg.clone(), gatys, image(1, &device)),
+        Err(LossError::WrongVgg { .. })
+    ));
     // Johnson's full set needs relu4_3, beyond this VGG's prefix.
-    let err = PerceptualLoss::new(vgg, PerceptualLossConfig::johnson(), image(1, &device)).unwrap_err();
+    let err =
+        PerceptualLoss::new(vgg, PerceptualLossConfig::johnson(), image(1, &device)).unwrap_err();
     assert!(err.to_string().contains("relu4_3"), "{err}");
 }
 
@@ -114,7 +170,8 @@ fn presets_choose_the_papers_layers() {
 
 #[test]
 fn config_reads_partial_toml_with_defaults() {
-    let c: PerceptualLossConfig = toml::from_str("vgg = \"vgg19\"\ncontent_weight = 2.0\n").unwrap();
+    let c: PerceptualLossConfig =
+        toml::from_str("vgg = \"vgg19\"\ncontent_weight = 2.0\n").unwrap();
     assert_eq!(c.vgg, VggDepth::Vgg19);
     assert_eq!(c.content_weight, 2.0);
     assert_eq!(c.style_weight, PerceptualLossConfig::default().style_weight);
@@ -126,8 +183,17 @@ fn config_reads_partial_toml_with_defaults() {
 #[test]
 fn zero_tv_weight_gives_a_zero_tv_part() {
     let device = Device::flex().autodiff();
-    let config = PerceptualLossConfig { tv_weight: 0.0, ..small_config() };
-    let vgg = Vgg::random(VggDepth::Vgg16, Some("relu2_2"), Preprocess::Torchvision, &device).unwrap();
+    let config = PerceptualLossConfig {
+        tv_weight: 0.0,
+        ..small_config()
+    };
+    let vgg = Vgg::random(
+        VggDepth::Vgg16,
+        Some("relu2_2"),
+        Preprocess::Torchvision,
+        &device,
+    )
+    .unwrap();
     let l = PerceptualLoss::new(vgg, config, image(1, &device)).unwrap();
     let out = image(1, &device).require_grad();
     let parts = l.forward(out.clone(), image(1, &device));

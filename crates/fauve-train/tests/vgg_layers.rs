@@ -8,7 +8,10 @@ fn conv_indices(depth: VggDepth) -> Vec<usize> {
 
 #[test]
 fn vgg16_convolutions_sit_where_torchvision_stores_them() {
-    assert_eq!(conv_indices(VggDepth::Vgg16), [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]);
+    assert_eq!(
+        conv_indices(VggDepth::Vgg16),
+        [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
+    );
 }
 
 #[test]
@@ -22,7 +25,10 @@ fn vgg19_convolutions_sit_where_torchvision_stores_them() {
 #[test]
 fn channels_follow_the_paper() {
     let convs = VggDepth::Vgg16.convs();
-    let io: Vec<(usize, usize)> = convs.iter().map(|c| (c.in_channels, c.out_channels)).collect();
+    let io: Vec<(usize, usize)> = convs
+        .iter()
+        .map(|c| (c.in_channels, c.out_channels))
+        .collect();
     assert_eq!(io[0], (3, 64));
     assert_eq!(io[2], (64, 128));
     assert_eq!(io[4], (128, 256));
@@ -32,14 +38,26 @@ fn channels_follow_the_paper() {
 
 #[test]
 fn layers_are_named_as_in_the_papers() {
-    let names: Vec<String> = layer_table(VggDepth::Vgg16).into_iter().map(|l| l.name).collect();
-    assert_eq!(&names[..5], ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1"]);
+    let names: Vec<String> = layer_table(VggDepth::Vgg16)
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(
+        &names[..5],
+        ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1"]
+    );
     assert!(names.contains(&"relu4_3".to_string()));
     assert!(!names.contains(&"relu4_4".to_string()));
-    let vgg19: Vec<String> = layer_table(VggDepth::Vgg19).into_iter().map(|l| l.name).collect();
+    let vgg19: Vec<String> = layer_table(VggDepth::Vgg19)
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
     assert!(vgg19.contains(&"relu5_4".to_string()));
     assert_eq!(vgg19.last().unwrap(), "pool5");
-    let pools = layer_table(VggDepth::Vgg19).iter().filter(|l| l.kind == LayerKind::MaxPool).count();
+    let pools = layer_table(VggDepth::Vgg19)
+        .iter()
+        .filter(|l| l.kind == LayerKind::MaxPool)
+        .count();
     assert_eq!(pools, 5);
 }
 

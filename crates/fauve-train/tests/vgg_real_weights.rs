@@ -28,7 +28,9 @@ fn real_vgg19_matches_pytorch_on_a_pattern_image() {
     // image[c, y, x] = (37c + 11y + 5x) mod 256, RGB 0–255, 48×48.
     let (h, w) = (48, 48);
     let values: Vec<f32> = (0..3)
-        .flat_map(|c| (0..h).flat_map(move |y| (0..w).map(move |x| ((37 * c + 11 * y + 5 * x) % 256) as f32)))
+        .flat_map(|c| {
+            (0..h).flat_map(move |y| (0..w).map(move |x| ((37 * c + 11 * y + 5 * x) % 256) as f32))
+        })
         .collect();
     let image = Tensor::<4>::from_data(TensorData::new(values, [1, 3, h, w]), &device);
 
@@ -47,7 +49,13 @@ fn real_vgg19_matches_pytorch_on_a_pattern_image() {
         let t = f.expect(layer).clone();
         let got_mean: f32 = t.clone().mean().into_scalar();
         let got_sq: f32 = t.square().mean().into_scalar();
-        assert!((got_mean - mean).abs() <= 1e-3 * mean, "{layer} mean {got_mean} vs PyTorch {mean}");
-        assert!((got_sq - sq).abs() <= 2e-3 * sq, "{layer} mean square {got_sq} vs PyTorch {sq}");
+        assert!(
+            (got_mean - mean).abs() <= 1e-3 * mean,
+            "{layer} mean {got_mean} vs PyTorch {mean}"
+        );
+        assert!(
+            (got_sq - sq).abs() <= 2e-3 * sq,
+            "{layer} mean square {got_sq} vs PyTorch {sq}"
+        );
     }
 }

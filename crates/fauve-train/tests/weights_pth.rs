@@ -16,9 +16,14 @@ fn fixture() -> PathBuf {
 /// A tensor of the fixture as (shape, values), read with the same reader the crate uses.
 fn reference(key: &str) -> (Vec<usize>, Vec<f32>) {
     let reader = pytorch_reader::PytorchReader::new(fixture()).unwrap();
-    let t = reader.get(key).unwrap_or_else(|| panic!("fixture lacks {key}"));
+    let t = reader
+        .get(key)
+        .unwrap_or_else(|| panic!("fixture lacks {key}"));
     let bytes = t.read().unwrap();
-    let values = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let values = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
     (t.shape().to_vec(), values)
 }
 
@@ -31,7 +36,10 @@ fn assert_close(actual: Tensor<4>, expected: Tensor<4>) {
     assert_eq!(actual.dims(), expected.dims());
     let scale: f32 = expected.clone().abs().max().into_scalar();
     let err: f32 = (actual - expected).abs().max().into_scalar();
-    assert!(err <= 1e-4 * scale.max(1.0), "max abs error {err} (scale {scale})");
+    assert!(
+        err <= 1e-4 * scale.max(1.0),
+        "max abs error {err} (scale {scale})"
+    );
 }
 
 #[test]
@@ -40,9 +48,16 @@ fn pth_is_read_with_torchvision_preprocessing_and_matches_pytorch() {
     let file = VggWeightFile::open(fixture()).unwrap();
     assert_eq!(file.preprocess(), Preprocess::Torchvision);
     assert!(file.keys().contains(&"features.0.weight".to_string()));
-    let vgg = file.load_vgg(VggDepth::Vgg16, Some("relu1_1"), &device).unwrap();
-    let f = vgg.features(tensor4("test.input", &device), &["relu1_1"]).unwrap();
-    assert_close(f.expect("relu1_1").clone(), tensor4("test.relu1_1", &device));
+    let vgg = file
+        .load_vgg(VggDepth::Vgg16, Some("relu1_1"), &device)
+        .unwrap();
+    let f = vgg
+        .features(tensor4("test.input", &device), &["relu1_1"])
+        .unwrap();
+    assert_close(
+        f.expect("relu1_1").clone(),
+        tensor4("test.relu1_1", &device),
+    );
 }
 
 #[test]
@@ -63,8 +78,13 @@ fn caffe_metadata_switches_to_bgr_mean_subtraction() {
     let device = Device::flex();
     let vgg = Vgg::load(&path, VggDepth::Vgg19, Some("relu1_1"), &device).unwrap();
     assert_eq!(vgg.preprocess(), Preprocess::Caffe);
-    let f = vgg.features(tensor4("test.input", &device), &["relu1_1"]).unwrap();
-    assert_close(f.expect("relu1_1").clone(), tensor4("test.relu1_1_caffe", &device));
+    let f = vgg
+        .features(tensor4("test.input", &device), &["relu1_1"])
+        .unwrap();
+    assert_close(
+        f.expect("relu1_1").clone(),
+        tensor4("test.relu1_1_caffe", &device),
+    );
 }
 
 #[test]
@@ -78,5 +98,8 @@ fn a_tensor_missing_from_the_pth_is_named() {
         other => panic!("expected MissingTensor, got {other}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("vgg_conv1_1.pth") && msg.contains("features.2.weight"), "{msg}");
+    assert!(
+        msg.contains("vgg_conv1_1.pth") && msg.contains("features.2.weight"),
+        "{msg}"
+    );
 }

@@ -13,9 +13,19 @@ fn vgg_tensors(depth: VggDepth, convs: usize) -> Vec<(String, Vec<usize>, Vec<f3
     for spec in depth.convs().into_iter().take(convs) {
         let shape = spec.weight_shape().to_vec();
         let n: usize = shape.iter().product();
-        let values = (0..n).map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.05).collect();
-        out.push((format!("features.{}.weight", spec.features_index), shape, values));
-        out.push((format!("features.{}.bias", spec.features_index), vec![spec.out_channels], vec![0.01; spec.out_channels]));
+        let values = (0..n)
+            .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.05)
+            .collect();
+        out.push((
+            format!("features.{}.weight", spec.features_index),
+            shape,
+            values,
+        ));
+        out.push((
+            format!("features.{}.bias", spec.features_index),
+            vec![spec.out_channels],
+            vec![0.01; spec.out_channels],
+        ));
     }
     out
 }
@@ -49,7 +59,10 @@ fn asking_deeper_than_the_file_names_the_missing_tensor() {
     let path = dir.path().join("vgg16_prefix.safetensors");
     write(&path, &vgg_tensors(VggDepth::Vgg16, 4), None);
     let err = Vgg::load(&path, VggDepth::Vgg16, Some("relu3_1"), &Device::flex()).unwrap_err();
-    assert!(matches!(&err, WeightsError::MissingTensor { key, .. } if key == "features.10.weight"), "{err}");
+    assert!(
+        matches!(&err, WeightsError::MissingTensor { key, .. } if key == "features.10.weight"),
+        "{err}"
+    );
     assert!(err.to_string().contains("vgg16_prefix.safetensors"));
 }
 
@@ -58,11 +71,20 @@ fn a_wrong_shape_names_file_tensor_expected_and_found() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad_shape.safetensors");
     let mut tensors = vgg_tensors(VggDepth::Vgg16, 2);
-    tensors[2] = ("features.2.weight".into(), vec![64, 32, 3, 3], vec![0.0; 64 * 32 * 9]);
+    tensors[2] = (
+        "features.2.weight".into(),
+        vec![64, 32, 3, 3],
+        vec![0.0; 64 * 32 * 9],
+    );
     write(&path, &tensors, None);
     let err = Vgg::load(&path, VggDepth::Vgg16, Some("relu1_2"), &Device::flex()).unwrap_err();
     match &err {
-        WeightsError::ShapeMismatch { key, expected, found, .. } => {
+        WeightsError::ShapeMismatch {
+            key,
+            expected,
+            found,
+            ..
+        } => {
             assert_eq!(key, "features.2.weight");
             assert_eq!(expected, &[64, 64, 3, 3]);
             assert_eq!(found, &[64, 32, 3, 3]);
@@ -70,12 +92,23 @@ fn a_wrong_shape_names_file_tensor_expected_and_found() {
         other => panic!("expected ShapeMismatch, got {other}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("bad_shape.safetensors") && msg.contains("[64, 32, 3, 3]") && msg.contains("[64, 64, 3, 3]"), "{msg}");
+    assert!(
+        msg.contains("bad_shape.safetensors")
+            && msg.contains("[64, 32, 3, 3]")
+            && msg.contains("[64, 64, 3, 3]"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn a_missing_file_is_an_io_error_naming_it() {
-    let err = Vgg::load("/nonexistent/vgg19.safetensors", VggDepth::Vgg19, None, &Device::flex()).unwrap_err();
+    let err = Vgg::load(
+        "/nonexistent/vgg19.safetensors",
+        VggDepth::Vgg19,
+        None,
+        &Device::flex(),
+    )
+    .unwrap_err();
     assert!(matches!(err, WeightsError::Io { .. }));
     assert!(err.to_string().contains("/nonexistent/vgg19.safetensors"));
 }
@@ -96,7 +129,10 @@ fn an_unknown_preprocess_is_refused() {
     let path = dir.path().join("odd.safetensors");
     write(&path, &vgg_tensors(VggDepth::Vgg16, 1), Some("matlab"));
     let err = Vgg::load(&path, VggDepth::Vgg16, Some("relu1_1"), &Device::flex()).unwrap_err();
-    assert!(matches!(err, WeightsError::UnknownPreprocess { .. }), "{err}");
+    assert!(
+        matches!(err, WeightsError::UnknownPreprocess { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -105,7 +141,11 @@ fn caffe_and_torchvision_files_take_the_same_rgb_0_255_input() {
     let dir = tempfile::tempdir().unwrap();
     let tensors = vgg_tensors(VggDepth::Vgg16, 1);
     let device = Device::flex();
-    let x = Tensor::<4>::random([1, 3, 5, 5], burn::tensor::Distribution::Uniform(0.0, 255.0), &device);
+    let x = Tensor::<4>::random(
+        [1, 3, 5, 5],
+        burn::tensor::Distribution::Uniform(0.0, 255.0),
+        &device,
+    );
     let (w_shape, w) = (&tensors[0].1, &tensors[0].2);
     let weight = Tensor::<4>::from_data(TensorData::new(w.clone(), w_shape.clone()), &device);
     let bias = Tensor::<1>::from_data(TensorData::new(tensors[1].2.clone(), [64]), &device);
@@ -122,21 +162,31 @@ fn caffe_and_torchvision_files_take_the_same_rgb_0_255_input() {
         let path = dir.path().join(format!("{name}.safetensors"));
         write(&path, &tensors, preprocess);
         let vgg = Vgg::load(&path, VggDepth::Vgg16, Some("relu1_1"), &device).unwrap();
-        let got = vgg.features(x.clone(), &["relu1_1"]).unwrap().expect("relu1_1").clone();
+        let got = vgg
+            .features(x.clone(), &["relu1_1"])
+            .unwrap()
+            .expect("relu1_1")
+            .clone();
         let pre = match preprocess {
             None => {
-                let mean = Tensor::<1>::from_floats([0.485, 0.456, 0.406], &device).reshape([1, 3, 1, 1]);
-                let std = Tensor::<1>::from_floats([0.229, 0.224, 0.225], &device).reshape([1, 3, 1, 1]);
+                let mean =
+                    Tensor::<1>::from_floats([0.485, 0.456, 0.406], &device).reshape([1, 3, 1, 1]);
+                let std =
+                    Tensor::<1>::from_floats([0.229, 0.224, 0.225], &device).reshape([1, 3, 1, 1]);
                 (x.clone() / 255.0 - mean) / std
             }
             Some(_) => {
-                let mean = Tensor::<1>::from_floats([103.939, 116.779, 123.68], &device).reshape([1, 3, 1, 1]);
+                let mean = Tensor::<1>::from_floats([103.939, 116.779, 123.68], &device)
+                    .reshape([1, 3, 1, 1]);
                 x.clone().flip([1]) - mean
             }
         };
         let want = conv(pre);
         let err: f32 = (got - want.clone()).abs().max().into_scalar();
         let scale: f32 = want.abs().max().into_scalar();
-        assert!(err <= 1e-4 * scale.max(1.0), "{name}: error {err}, scale {scale}");
+        assert!(
+            err <= 1e-4 * scale.max(1.0),
+            "{name}: error {err}, scale {scale}"
+        );
     }
 }

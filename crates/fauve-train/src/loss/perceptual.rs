@@ -56,7 +56,9 @@ impl PerceptualLossConfig {
         Self {
             vgg: VggDepth::Vgg16,
             content_layers: vec!["relu2_2".into()],
-            style_layers: ["relu1_2", "relu2_2", "relu3_3", "relu4_3"].map(String::from).to_vec(),
+            style_layers: ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+                .map(String::from)
+                .to_vec(),
             style_layer_weights: Vec::new(),
             content_weight: 1e5,
             style_weight: 1e10,
@@ -102,7 +104,11 @@ impl PerceptualLossConfig {
                 deepest = (n, l);
             }
         }
-        if deepest.0 == 0 { Err(VggError::NothingRequested) } else { Ok(deepest.1) }
+        if deepest.0 == 0 {
+            Err(VggError::NothingRequested)
+        } else {
+            Ok(deepest.1)
+        }
     }
 }
 
@@ -111,7 +117,10 @@ pub enum LossError {
     #[error("perceptual loss: {0}")]
     Vgg(#[from] VggError),
     #[error("the loss is configured for {configured} but the VGG given is {given}")]
-    WrongVgg { configured: VggDepth, given: VggDepth },
+    WrongVgg {
+        configured: VggDepth,
+        given: VggDepth,
+    },
     #[error("{weights} style layer weights given for {layers} style layers")]
     StyleWeightCount { weights: usize, layers: usize },
     #[error("the loss needs at least one content layer and one style layer")]
@@ -146,9 +155,16 @@ pub struct PerceptualLoss {
 impl PerceptualLoss {
     /// Checks the configuration against `vgg` and computes the style Grams of `style_image`
     /// (RGB 0–255, `[1, 3, H, W]`), once.
-    pub fn new(vgg: Vgg, config: PerceptualLossConfig, style_image: Tensor<4>) -> Result<Self, LossError> {
+    pub fn new(
+        vgg: Vgg,
+        config: PerceptualLossConfig,
+        style_image: Tensor<4>,
+    ) -> Result<Self, LossError> {
         if vgg.depth() != config.vgg {
-            return Err(LossError::WrongVgg { configured: config.vgg, given: vgg.depth() });
+            return Err(LossError::WrongVgg {
+                configured: config.vgg,
+                given: vgg.depth(),
+            });
         }
         if config.content_layers.is_empty() || config.style_layers.is_empty() {
             return Err(LossError::NoLayers);
@@ -156,7 +172,12 @@ impl PerceptualLoss {
         let layer_weights = match config.style_layer_weights.len() {
             0 => vec![1.0; config.style_layers.len()],
             n if n == config.style_layers.len() => config.style_layer_weights.clone(),
-            n => return Err(LossError::StyleWeightCount { weights: n, layers: config.style_layers.len() }),
+            n => {
+                return Err(LossError::StyleWeightCount {
+                    weights: n,
+                    layers: config.style_layers.len(),
+                });
+            }
         };
         vgg.check_layers(&config.layers())?;
         let dims = style_image.dims();
@@ -168,8 +189,12 @@ impl PerceptualLoss {
             None => style_image.detach(),
         };
         let style_features = vgg.features(style_image, &config.style_layers)?.detach();
-        let style_layers: Vec<(String, f32)> =
-            config.style_layers.iter().cloned().zip(layer_weights).collect();
+        let style_layers: Vec<(String, f32)> = config
+            .style_layers
+            .iter()
+            .cloned()
+            .zip(layer_weights)
+            .collect();
         let style = StyleLoss::new(&style_features, &style_layers);
         let scale = vgg.preprocess().feature_scale();
         Ok(Self {
@@ -222,7 +247,10 @@ impl PerceptualLoss {
             .content
             .forward(&features, content_target)
             .mul_scalar(self.config.content_weight / self.content_scale);
-        let style = self.style.forward(&features).mul_scalar(self.config.style_weight / self.style_scale);
+        let style = self
+            .style
+            .forward(&features)
+            .mul_scalar(self.config.style_weight / self.style_scale);
         // With no TV weight, skip its graph (four full-image temporaries) and give a zero on
         // the same graph.
         let tv = if self.config.tv_weight == 0.0 {
@@ -231,7 +259,12 @@ impl PerceptualLoss {
             total_variation(output.div_scalar(255.0)).mul_scalar(self.config.tv_weight)
         };
         let total = content.clone() + style.clone() + tv.clone();
-        LossParts { content, style, tv, total }
+        LossParts {
+            content,
+            style,
+            tv,
+            total,
+        }
     }
 }
 
@@ -243,7 +276,10 @@ fn resize_longer_side(image: Tensor<4>, size: usize) -> Tensor<4> {
         return image;
     }
     let scale = size as f64 / longer as f64;
-    let out = [((h as f64 * scale).round() as usize).max(1), ((w as f64 * scale).round() as usize).max(1)];
+    let out = [
+        ((h as f64 * scale).round() as usize).max(1),
+        ((w as f64 * scale).round() as usize).max(1),
+    ];
     let mut options = InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(false);
     options.output_size = Some(out);
     interpolate(image, options)

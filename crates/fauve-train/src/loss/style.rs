@@ -35,7 +35,10 @@ impl StyleLoss {
 
     /// The precomputed style Gram of `layer` (`[1, C, C]`).
     pub fn target_gram(&self, layer: &str) -> Option<&Tensor<3>> {
-        self.targets.iter().find(|(n, _, _)| n == layer).map(|(_, _, g)| g)
+        self.targets
+            .iter()
+            .find(|(n, _, _)| n == layer)
+            .map(|(_, _, g)| g)
     }
 
     pub fn forward(&self, output: &Features) -> Tensor<1> {

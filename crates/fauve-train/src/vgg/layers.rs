@@ -86,7 +86,11 @@ impl VggDepth {
         Err(VggError::UnknownLayer {
             depth: self,
             name: name.to_string(),
-            known: layer_table(self).iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "),
+            known: layer_table(self)
+                .iter()
+                .map(|l| l.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         })
     }
 }
@@ -97,8 +101,10 @@ pub fn layer_table(depth: VggDepth) -> Vec<VggLayer> {
     let mut layers = Vec::new();
     let mut in_channels = 3;
     let mut features_index = 0;
-    for (block, (&out_channels, &count)) in
-        BLOCK_CHANNELS.iter().zip(depth.block_convs().iter()).enumerate()
+    for (block, (&out_channels, &count)) in BLOCK_CHANNELS
+        .iter()
+        .zip(depth.block_convs().iter())
+        .enumerate()
     {
         let b = block + 1;
         for c in 1..=count {
@@ -111,11 +117,17 @@ pub fn layer_table(depth: VggDepth) -> Vec<VggLayer> {
                     features_index,
                 }),
             });
-            layers.push(VggLayer { name: format!("relu{b}_{c}"), kind: LayerKind::Relu });
+            layers.push(VggLayer {
+                name: format!("relu{b}_{c}"),
+                kind: LayerKind::Relu,
+            });
             features_index += 2;
             in_channels = out_channels;
         }
-        layers.push(VggLayer { name: format!("pool{b}"), kind: LayerKind::MaxPool });
+        layers.push(VggLayer {
+            name: format!("pool{b}"),
+            kind: LayerKind::MaxPool,
+        });
         features_index += 1;
     }
     layers

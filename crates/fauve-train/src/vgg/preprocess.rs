@@ -44,7 +44,8 @@ impl Preprocess {
     /// (scale, channel order) is folded into the first convolution's weights, which is exact:
     /// both are per input channel and linear, and the convolution's zero padding stays zero.
     pub fn center(self, image: Tensor<4>) -> Tensor<4> {
-        let mean = Tensor::<1>::from_floats(self.mean_rgb_255(), &image.device()).reshape([1, 3, 1, 1]);
+        let mean =
+            Tensor::<1>::from_floats(self.mean_rgb_255(), &image.device()).reshape([1, 3, 1, 1]);
         image - mean
     }
 
