@@ -31,6 +31,8 @@ enum Command {
     Train(commands::train::Args),
     /// Style one photo by optimising its pixels (Gatys et al. 2016): slow, the reference.
     Optimize(commands::optimize::Args),
+    /// Fast model vs optimisation on the same photos, scored under one loss: grid, plot, report.
+    Compare(commands::compare::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => commands::bench::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Optimize(args) => commands::optimize::run(args),
+        Command::Compare(args) => commands::compare::run(args),
     };
     match result {
         Ok(code) => code,

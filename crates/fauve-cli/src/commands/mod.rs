@@ -7,3 +7,4 @@ pub mod info;
 pub mod stylize;
 pub mod train;
 pub mod optimize;
+pub mod compare;

@@ -51,6 +51,12 @@ pub struct LossArgs {
     pub style_weight: Option<f32>,
     #[arg(long, value_name = "W")]
     pub tv_weight: Option<f32>,
+    /// Content layers, overriding the preset's (comma-separated, e.g. `relu2_2`).
+    #[arg(long, value_name = "LAYERS", value_delimiter = ',')]
+    pub content_layers: Option<Vec<String>>,
+    /// Style layers, overriding the preset's (comma-separated, e.g. `relu1_2,relu2_2`).
+    #[arg(long, value_name = "LAYERS", value_delimiter = ',')]
+    pub style_layers: Option<Vec<String>>,
 }
 
 impl LossArgs {
@@ -70,6 +76,13 @@ impl LossArgs {
         }
         if let Some(w) = self.tv_weight {
             config.tv_weight = w;
+        }
+        if let Some(layers) = &self.content_layers {
+            config.content_layers = layers.clone();
+        }
+        if let Some(layers) = &self.style_layers {
+            config.style_layers = layers.clone();
+            config.style_layer_weights.clear();
         }
         config
     }
