@@ -1,0 +1,141 @@
+//! `fauve optimize` and `fauve compare` end to end on a synthetic VGG16 prefix, an untrained
+//! exported model and tiny images. The key check: every number in report.json is the score
+//! of the image file it names, re-measured here under the same loss.
+
+use std::path::Path;
+use std::process::Command;
+
+use fauve_train::loss::{PerceptualLoss, PerceptualLossConfig};
+use fauve_train::optimize::score;
+use fauve_train::train::load_rgb;
+use fauve_train::transformer::{Device, image_to_tensor};
+use fauve_train::vgg::{Vgg, VggDepth};
+use fauve_train::weights::write_safetensors;
+
+const FAUVE: &str = env!("CARGO_BIN_EXE_fauve");
+
+/// VGG16 up to relu2_2 (four convolutions), deterministic values, torchvision keys.
+fn write_vgg(path: &Path) {
+    let mut tensors = Vec::new();
+    for spec in VggDepth::Vgg16.convs().into_iter().take(4) {
+        let shape = spec.weight_shape().to_vec();
+        let n: usize = shape.iter().product();
+        let scale = (6.0 / (spec.in_channels * 9) as f32).sqrt();
+        let values = (0..n).map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * scale).collect();
+        tensors.push((format!("features.{}.weight", spec.features_index), shape, values));
+        tensors.push((format!("features.{}.bias", spec.features_index), vec![spec.out_channels], vec![0.01; spec.out_channels]));
+    }
+    write_safetensors(path, &tensors, None).unwrap();
+}
+
+fn write_images(dir: &Path) {
+    image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([(x * 6) as u8, (y * 8) as u8, ((x + y) * 3) as u8]))
+        .save(dir.join("photo.png"))
+        .unwrap();
+    image::RgbImage::from_fn(48, 48, |x, y| {
+        image::Rgb([[220, 40, 40], [30, 60, 200], [240, 210, 30]][((x / 4 + y / 6) % 3) as usize])
+    })
+    .save(dir.join("painting.png"))
+    .unwrap();
+}
+
+/// The loss flags both commands get in these tests, and the same loss built here.
+const LOSS_FLAGS: [&str; 6] = ["--preset", "johnson", "--content-layers", "relu2_2", "--style-layers", "relu1_2,relu2_2"];
+
+fn small_config() -> PerceptualLossConfig {
+    PerceptualLossConfig {
+        content_layers: vec!["relu2_2".into()],
+        style_layers: vec!["relu1_2".into(), "relu2_2".into()],
+        ..PerceptualLossConfig::johnson()
+    }
+}
+
+fn fauve(args: &[&str], dir: &Path) -> std::process::Output {
+    let output = Command::new(FAUVE).args(args).current_dir(dir).output().unwrap();
+    assert!(
+        output.status.success(),
+        "fauve {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[test]
+fn optimize_writes_the_image_frames_and_an_animation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_vgg(&d.join("vgg.safetensors"));
+    write_images(d);
+    let mut args = vec![
+        "optimize", "--content", "photo.png", "--style", "painting.png", "-o", "out.png", "--weights",
+        "vgg.safetensors", "--iterations", "4", "--save-every", "2", "--size", "32",
+    ];
+    args.extend(LOSS_FLAGS);
+    let out = fauve(&args, d);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("4 iterations"), "{stderr}");
+    let image = image::open(d.join("out.png")).unwrap();
+    assert_eq!((image.width(), image.height()), (32, 24));
+    for i in [0, 2, 4] {
+        assert!(d.join(format!("out_frames/iter-{i:05}.png")).is_file());
+    }
+    let gif = std::fs::read(d.join("out.gif")).unwrap();
+    assert!(gif.starts_with(b"GIF89a"));
+}
+
+#[test]
+fn compare_reports_the_scores_of_the_images_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_vgg(&d.join("vgg.safetensors"));
+    write_images(d);
+    fauve(&["export", "--init-seed", "1", "-o", "m.onnx"], d);
+    let mut args = vec![
+        "compare", "--model", "m.onnx", "--style-image", "painting.png", "--content", "photo.png", "photo.png",
+        "--iterations", "3,1", "--weights", "vgg.safetensors", "--init", "content", "--size", "32", "-o", "out",
+    ];
+    args.extend(LOSS_FLAGS);
+    fauve(&args, d);
+    let out = d.join("out");
+    for file in ["grid.png", "loss.png", "report.md", "style.png"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["iterations"], serde_json::json!([1, 3]));
+    let contents = report["contents"].as_array().unwrap();
+    assert_eq!(contents.len(), 2);
+    // The same photo twice gets two sets of files.
+    assert_ne!(contents[0]["content_file"], contents[1]["content_file"]);
+
+    // The same loss, rebuilt from the files the report names.
+    let device = Device::flex();
+    let vgg = Vgg::load(d.join("vgg.safetensors"), VggDepth::Vgg16, Some("relu2_2"), &device).unwrap();
+    let style = load_rgb(&out.join(report["style_file"].as_str().unwrap())).unwrap();
+    let loss = PerceptualLoss::new(vgg, small_config(), image_to_tensor(&style, &device)).unwrap();
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for content in contents {
+        let photo = load_rgb(&out.join(content["content_file"].as_str().unwrap())).unwrap();
+        let rows = content["rows"].as_array().unwrap();
+        let methods: Vec<(&str, Option<u64>)> =
+            rows.iter().map(|r| (r["method"].as_str().unwrap(), r["iterations"].as_u64())).collect();
+        assert_eq!(methods, [("fast", None), ("optimisation", Some(1)), ("optimisation", Some(3))]);
+        for row in rows {
+            let file = row["image"].as_str().unwrap();
+            assert!(markdown.contains(file), "report.md does not name {file}");
+            let rescored = score(&loss, &load_rgb(&out.join(file)).unwrap(), &photo, &device).unwrap();
+            for (part, value) in [("content", rescored.content), ("style", rescored.style), ("tv", rescored.tv), ("total", rescored.total)] {
+                let reported = row["losses"][part].as_f64().unwrap() as f32;
+                assert!(
+                    (reported - value).abs() <= 1e-5 * value.abs().max(1e-12),
+                    "{file}: {part} reported {reported}, re-scored {value}"
+                );
+            }
+            assert!(row["wall_secs"].as_f64().unwrap() > 0.0);
+        }
+        // Starting from the photo, L-BFGS lowers the loss, iteration by iteration.
+        let curve = content["curve"].as_array().unwrap();
+        assert_eq!(curve.len(), 4);
+        assert!(curve[3]["total"].as_f64().unwrap() < curve[0]["total"].as_f64().unwrap());
+        assert!(!content["speedup"]["text"].as_str().unwrap().is_empty());
+    }
+}
