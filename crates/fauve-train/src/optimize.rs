@@ -186,8 +186,9 @@ pub fn score(loss: &PerceptualLoss, output: &ImageTensor, content: &ImageTensor,
     Ok(LossValues::read(&parts))
 }
 
-/// Loss and gradient of the pixels, remembering the components of the last evaluation.
-struct PixelObjective<'a> {
+/// Loss and gradient of the pixels, remembering the components of the last evaluation: one
+/// evaluation is one VGG forward + backward (what `benches/lbfgs_eval.rs` times).
+pub struct PixelObjective<'a> {
     loss: &'a PerceptualLoss,
     target: Features,
     shape: [usize; 4],
@@ -196,12 +197,18 @@ struct PixelObjective<'a> {
 }
 
 impl<'a> PixelObjective<'a> {
-    fn new(loss: &'a PerceptualLoss, content: &ImageTensor, device: &Device) -> Self {
+    /// Computes the content target once; `device` is made autodiff.
+    pub fn new(loss: &'a PerceptualLoss, content: &ImageTensor, device: &Device) -> Self {
         let device = device.clone().autodiff();
         // The content never changes: its features are computed once.
         let target = loss.content_target(image_to_tensor(content, &device));
         let nan = LossValues { content: f32::NAN, style: f32::NAN, tv: f32::NAN, total: f32::NAN };
         Self { loss, target, shape: content.shape(), device, last: nan }
+    }
+
+    /// The loss components of the last evaluation (NaN before the first).
+    pub fn last(&self) -> LossValues {
+        self.last
     }
 }
 
