@@ -21,17 +21,29 @@ fn write_vgg(path: &Path) {
         let shape = spec.weight_shape().to_vec();
         let n: usize = shape.iter().product();
         let scale = (6.0 / (spec.in_channels * 9) as f32).sqrt();
-        let values = (0..n).map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * scale).collect();
-        tensors.push((format!("features.{}.weight", spec.features_index), shape, values));
-        tensors.push((format!("features.{}.bias", spec.features_index), vec![spec.out_channels], vec![0.01; spec.out_channels]));
+        let values = (0..n)
+            .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * scale)
+            .collect();
+        tensors.push((
+            format!("features.{}.weight", spec.features_index),
+            shape,
+            values,
+        ));
+        tensors.push((
+            format!("features.{}.bias", spec.features_index),
+            vec![spec.out_channels],
+            vec![0.01; spec.out_channels],
+        ));
     }
     write_safetensors(path, &tensors, None).unwrap();
 }
 
 fn write_images(dir: &Path) {
-    image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([(x * 6) as u8, (y * 8) as u8, ((x + y) * 3) as u8]))
-        .save(dir.join("photo.png"))
-        .unwrap();
+    image::RgbImage::from_fn(40, 30, |x, y| {
+        image::Rgb([(x * 6) as u8, (y * 8) as u8, ((x + y) * 3) as u8])
+    })
+    .save(dir.join("photo.png"))
+    .unwrap();
     image::RgbImage::from_fn(48, 48, |x, y| {
         image::Rgb([[220, 40, 40], [30, 60, 200], [240, 210, 30]][((x / 4 + y / 6) % 3) as usize])
     })
@@ -40,7 +52,14 @@ fn write_images(dir: &Path) {
 }
 
 /// The loss flags both commands get in these tests, and the same loss built here.
-const LOSS_FLAGS: [&str; 6] = ["--preset", "johnson", "--content-layers", "relu2_2", "--style-layers", "relu1_2,relu2_2"];
+const LOSS_FLAGS: [&str; 6] = [
+    "--preset",
+    "johnson",
+    "--content-layers",
+    "relu2_2",
+    "--style-layers",
+    "relu1_2,relu2_2",
+];
 
 fn small_config() -> PerceptualLossConfig {
     PerceptualLossConfig {
@@ -51,7 +70,11 @@ fn small_config() -> PerceptualLossConfig {
 }
 
 fn fauve(args: &[&str], dir: &Path) -> std::process::Output {
-    let output = Command::new(FAUVE).args(args).current_dir(dir).output().unwrap();
+    let output = Command::new(FAUVE)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
     assert!(
         output.status.success(),
         "fauve {args:?} failed:\n{}",
@@ -67,8 +90,21 @@ fn optimize_writes_the_image_frames_and_an_animation() {
     write_vgg(&d.join("vgg.safetensors"));
     write_images(d);
     let mut args = vec![
-        "optimize", "--content", "photo.png", "--style", "painting.png", "-o", "out.png", "--weights",
-        "vgg.safetensors", "--iterations", "4", "--save-every", "2", "--size", "32",
+        "optimize",
+        "--content",
+        "photo.png",
+        "--style",
+        "painting.png",
+        "-o",
+        "out.png",
+        "--weights",
+        "vgg.safetensors",
+        "--iterations",
+        "4",
+        "--save-every",
+        "2",
+        "--size",
+        "32",
     ];
     args.extend(LOSS_FLAGS);
     let out = fauve(&args, d);
@@ -91,8 +127,24 @@ fn compare_reports_the_scores_of_the_images_it_names() {
     write_images(d);
     fauve(&["export", "--init-seed", "1", "-o", "m.onnx"], d);
     let mut args = vec![
-        "compare", "--model", "m.onnx", "--style-image", "painting.png", "--content", "photo.png", "photo.png",
-        "--iterations", "3,1", "--weights", "vgg.safetensors", "--init", "content", "--size", "32", "-o", "out",
+        "compare",
+        "--model",
+        "m.onnx",
+        "--style-image",
+        "painting.png",
+        "--content",
+        "photo.png",
+        "photo.png",
+        "--iterations",
+        "3,1",
+        "--weights",
+        "vgg.safetensors",
+        "--init",
+        "content",
+        "--size",
+        "32",
+        "-o",
+        "out",
     ];
     args.extend(LOSS_FLAGS);
     fauve(&args, d);
@@ -100,7 +152,8 @@ fn compare_reports_the_scores_of_the_images_it_names() {
     for file in ["grid.png", "loss.png", "report.md", "style.png"] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["iterations"], serde_json::json!([1, 3]));
     let contents = report["contents"].as_array().unwrap();
     assert_eq!(contents.len(), 2);
@@ -109,21 +162,42 @@ fn compare_reports_the_scores_of_the_images_it_names() {
 
     // The same loss, rebuilt from the files the report names.
     let device = Device::flex();
-    let vgg = Vgg::load(d.join("vgg.safetensors"), VggDepth::Vgg16, Some("relu2_2"), &device).unwrap();
+    let vgg = Vgg::load(
+        d.join("vgg.safetensors"),
+        VggDepth::Vgg16,
+        Some("relu2_2"),
+        &device,
+    )
+    .unwrap();
     let style = load_rgb(&out.join(report["style_file"].as_str().unwrap())).unwrap();
     let loss = PerceptualLoss::new(vgg, small_config(), image_to_tensor(&style, &device)).unwrap();
     let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
     for content in contents {
         let photo = load_rgb(&out.join(content["content_file"].as_str().unwrap())).unwrap();
         let rows = content["rows"].as_array().unwrap();
-        let methods: Vec<(&str, Option<u64>)> =
-            rows.iter().map(|r| (r["method"].as_str().unwrap(), r["iterations"].as_u64())).collect();
-        assert_eq!(methods, [("fast", None), ("optimisation", Some(1)), ("optimisation", Some(3))]);
+        let methods: Vec<(&str, Option<u64>)> = rows
+            .iter()
+            .map(|r| (r["method"].as_str().unwrap(), r["iterations"].as_u64()))
+            .collect();
+        assert_eq!(
+            methods,
+            [
+                ("fast", None),
+                ("optimisation", Some(1)),
+                ("optimisation", Some(3))
+            ]
+        );
         for row in rows {
             let file = row["image"].as_str().unwrap();
             assert!(markdown.contains(file), "report.md does not name {file}");
-            let rescored = score(&loss, &load_rgb(&out.join(file)).unwrap(), &photo, &device).unwrap();
-            for (part, value) in [("content", rescored.content), ("style", rescored.style), ("tv", rescored.tv), ("total", rescored.total)] {
+            let rescored =
+                score(&loss, &load_rgb(&out.join(file)).unwrap(), &photo, &device).unwrap();
+            for (part, value) in [
+                ("content", rescored.content),
+                ("style", rescored.style),
+                ("tv", rescored.tv),
+                ("total", rescored.total),
+            ] {
                 let reported = row["losses"][part].as_f64().unwrap() as f32;
                 assert!(
                     (reported - value).abs() <= 1e-5 * value.abs().max(1e-12),

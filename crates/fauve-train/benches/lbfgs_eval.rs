@@ -20,7 +20,10 @@ use fauve_train::transformer::{Device, image_to_tensor};
 use fauve_train::vgg::{Preprocess, Vgg};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// CPU seconds this process has used (all threads), from /proc: on a shared machine the wall
@@ -29,7 +32,12 @@ fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let rest = stat.rsplit(')').next().unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -42,20 +50,30 @@ fn device() -> Device {
 }
 
 fn main() {
-    let (width, height) = (env_or("FAUVE_BENCH_WIDTH", 256u32), env_or("FAUVE_BENCH_HEIGHT", 171u32));
+    let (width, height) = (
+        env_or("FAUVE_BENCH_WIDTH", 256u32),
+        env_or("FAUVE_BENCH_HEIGHT", 171u32),
+    );
     let runs = env_or("FAUVE_BENCH_RUNS", 7usize).max(1);
     let device = device();
     let autodiff = device.clone().autodiff();
     let config = PerceptualLossConfig::gatys();
     let deepest = config.deepest_layer().unwrap();
 
-    let weights = std::env::var("FAUVE_BENCH_WEIGHTS").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/weights/vgg19-imagenet-caffe.safetensors")
-    });
+    let weights = std::env::var("FAUVE_BENCH_WEIGHTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/weights/vgg19-imagenet-caffe.safetensors")
+        });
     let vgg = match weights.exists() {
-        true => Vgg::load(&weights, config.vgg, Some(&deepest), &autodiff).expect("loading the VGG19 weights"),
+        true => Vgg::load(&weights, config.vgg, Some(&deepest), &autodiff)
+            .expect("loading the VGG19 weights"),
         false => {
-            println!("{} not found: timing RANDOM VGG19 weights (same cost)", weights.display());
+            println!(
+                "{} not found: timing RANDOM VGG19 weights (same cost)",
+                weights.display()
+            );
             Vgg::random(config.vgg, Some(&deepest), Preprocess::Caffe, &autodiff).unwrap()
         }
     };

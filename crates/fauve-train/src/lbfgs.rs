@@ -124,12 +124,25 @@ impl Lbfgs {
     /// Evaluates the objective at `x0` (one evaluation) and gets ready to iterate.
     pub fn start(config: LbfgsConfig, x0: Vec<f32>, objective: &mut impl Objective) -> Self {
         let (loss, grad) = objective.evaluate(&x0);
-        assert_eq!(grad.len(), x0.len(), "the gradient must have the point's length");
+        assert_eq!(
+            grad.len(),
+            x0.len(),
+            "the gradient must have the point's length"
+        );
         let stopped = match loss.is_finite() {
             true => None,
             false => Some(StopReason::NonFinite),
         };
-        Self { config, x: x0, loss, grad, history: VecDeque::new(), iterations: 0, evaluations: 1, stopped }
+        Self {
+            config,
+            x: x0,
+            loss,
+            grad,
+            history: VecDeque::new(),
+            iterations: 0,
+            evaluations: 1,
+            stopped,
+        }
     }
 
     pub fn x(&self) -> &[f32] {
@@ -189,7 +202,9 @@ impl Lbfgs {
             true => (1.0 / l1(&self.grad)).min(1.0) * self.config.learning_rate,
             false => self.config.learning_rate,
         };
-        let Some((t, x_new, loss_new, grad_new)) = self.line_search(objective, &direction, slope, step) else {
+        let Some((t, x_new, loss_new, grad_new)) =
+            self.line_search(objective, &direction, slope, step)
+        else {
             return self.stop(StopReason::LineSearchFailed);
         };
         if !loss_new.is_finite() {
@@ -197,14 +212,22 @@ impl Lbfgs {
         }
 
         let s: Vec<f32> = direction.iter().map(|d| (t * *d as f64) as f32).collect();
-        let y: Vec<f32> = grad_new.iter().zip(&self.grad).map(|(a, b)| a - b).collect();
+        let y: Vec<f32> = grad_new
+            .iter()
+            .zip(&self.grad)
+            .map(|(a, b)| a - b)
+            .collect();
         let ys = dot(&y, &s);
         // Only pairs with positive curvature keep the inverse-Hessian estimate positive definite.
         if ys > 1e-10 {
             if self.history.len() == self.config.history {
                 self.history.pop_front();
             }
-            self.history.push_back(Pair { s, y, rho: 1.0 / ys });
+            self.history.push_back(Pair {
+                s,
+                y,
+                rho: 1.0 / ys,
+            });
         }
         let loss_change = (loss_new - self.loss).abs();
         let moved = t * max_abs(&direction);
@@ -254,8 +277,12 @@ impl Lbfgs {
         const ARMIJO_C1: f64 = 1e-4;
         let mut t = first_step;
         for _ in 0..self.config.max_line_search.max(1) {
-            let x_new: Vec<f32> =
-                self.x.iter().zip(direction).map(|(x, d)| (*x as f64 + t * *d as f64) as f32).collect();
+            let x_new: Vec<f32> = self
+                .x
+                .iter()
+                .zip(direction)
+                .map(|(x, d)| (*x as f64 + t * *d as f64) as f32)
+                .collect();
             let (loss, grad) = objective.evaluate(&x_new);
             self.evaluations += 1;
             if self.config.line_search == LineSearch::Fixed {

@@ -89,7 +89,9 @@ pub struct OptimizeResult {
 
 impl OptimizeResult {
     pub fn last(&self) -> &IterationReport {
-        self.history.last().expect("the history holds at least the start")
+        self.history
+            .last()
+            .expect("the history holds at least the start")
     }
 }
 
@@ -105,7 +107,10 @@ pub fn optimize(
     options: &OptimizeOptions,
     mut on_iteration: impl FnMut(&IterationReport, &ImageTensor),
 ) -> Result<OptimizeResult> {
-    ensure!(options.iterations > 0, "the number of iterations must be at least 1");
+    ensure!(
+        options.iterations > 0,
+        "the number of iterations must be at least 1"
+    );
     let started = Instant::now();
     let mut objective = PixelObjective::new(loss, content, device);
     let x0 = match options.init {
@@ -115,7 +120,12 @@ pub fn optimize(
     let (width, height) = (content.width, content.height);
     let mut history = Vec::with_capacity(options.iterations + 1);
     let mut report = |iteration: usize, evaluations: usize, losses: LossValues, x: &[f32]| {
-        let r = IterationReport { iteration, evaluations, elapsed_secs: started.elapsed().as_secs_f64(), losses };
+        let r = IterationReport {
+            iteration,
+            evaluations,
+            elapsed_secs: started.elapsed().as_secs_f64(),
+            losses,
+        };
         on_iteration(&r, &ImageTensor::new(width, height, x.to_vec()));
         history.push(r);
     };
@@ -127,9 +137,14 @@ pub fn optimize(
             let mut stopped = None;
             for iteration in 1..=options.iterations {
                 match lbfgs.iterate(&mut objective) {
-                    Progress::Moved => report(iteration, lbfgs.evaluations(), objective.last, lbfgs.x()),
+                    Progress::Moved => {
+                        report(iteration, lbfgs.evaluations(), objective.last, lbfgs.x())
+                    }
                     Progress::Stopped(reason) => {
-                        stopped = Some(format!("stopped after {} iterations: {reason}", iteration - 1));
+                        stopped = Some(format!(
+                            "stopped after {} iterations: {reason}",
+                            iteration - 1
+                        ));
                         break;
                     }
                 }
@@ -144,7 +159,9 @@ pub fn optimize(
                 let (total, grad) = objective.evaluate(&adam.x);
                 report(iteration, iteration + 1, objective.last, &adam.x);
                 if !total.is_finite() {
-                    stopped = Some(format!("stopped at iteration {iteration}: the loss became non-finite"));
+                    stopped = Some(format!(
+                        "stopped at iteration {iteration}: the loss became non-finite"
+                    ));
                     break;
                 }
                 // The last evaluation only scores the final image.
@@ -159,7 +176,9 @@ pub fn optimize(
     ensure!(
         history.last().is_some_and(|r| r.losses.is_finite()),
         "the loss became non-finite while optimising ({})",
-        history.last().map_or(String::new(), |r| r.losses.to_string())
+        history
+            .last()
+            .map_or(String::new(), |r| r.losses.to_string())
     );
     Ok(OptimizeResult {
         image: ImageTensor::new(width, height, x),
@@ -172,7 +191,12 @@ pub fn optimize(
 
 /// The loss of `output` against `content` (both RGB 0–255, same size), without gradients:
 /// how every image is scored by `fauve compare`, whatever produced it.
-pub fn score(loss: &PerceptualLoss, output: &ImageTensor, content: &ImageTensor, device: &Device) -> Result<LossValues> {
+pub fn score(
+    loss: &PerceptualLoss,
+    output: &ImageTensor,
+    content: &ImageTensor,
+    device: &Device,
+) -> Result<LossValues> {
     ensure!(
         (output.width, output.height) == (content.width, content.height),
         "cannot score a {}×{} image against a {}×{} content image",
@@ -182,7 +206,10 @@ pub fn score(loss: &PerceptualLoss, output: &ImageTensor, content: &ImageTensor,
         content.height
     );
     let device = device.clone().inner();
-    let parts = loss.forward(image_to_tensor(output, &device), image_to_tensor(content, &device));
+    let parts = loss.forward(
+        image_to_tensor(output, &device),
+        image_to_tensor(content, &device),
+    );
     Ok(LossValues::read(&parts))
 }
 
@@ -202,8 +229,19 @@ impl<'a> PixelObjective<'a> {
         let device = device.clone().autodiff();
         // The content never changes: its features are computed once.
         let target = loss.content_target(image_to_tensor(content, &device));
-        let nan = LossValues { content: f32::NAN, style: f32::NAN, tv: f32::NAN, total: f32::NAN };
-        Self { loss, target, shape: content.shape(), device, last: nan }
+        let nan = LossValues {
+            content: f32::NAN,
+            style: f32::NAN,
+            tv: f32::NAN,
+            total: f32::NAN,
+        };
+        Self {
+            loss,
+            target,
+            shape: content.shape(),
+            device,
+            last: nan,
+        }
     }
 
     /// The loss components of the last evaluation (NaN before the first).
@@ -220,7 +258,10 @@ impl Objective for PixelObjective<'_> {
         self.last = LossValues::read(&parts);
         let grads = parts.total.backward();
         let grad = image.grad(&grads).expect("the image requires a gradient");
-        let grad = grad.into_data().try_into_vec::<f32>().expect("gradients are f32");
+        let grad = grad
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("gradients are f32");
         (self.last.total as f64, grad)
     }
 }
@@ -237,7 +278,13 @@ struct Adam {
 impl Adam {
     fn new(x: Vec<f32>, learning_rate: f64) -> Self {
         let n = x.len();
-        Self { x, m: vec![0.0; n], v: vec![0.0; n], t: 0, learning_rate }
+        Self {
+            x,
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+            learning_rate,
+        }
     }
 
     fn step(&mut self, grad: &[f32]) {
@@ -245,7 +292,13 @@ impl Adam {
         const B2: f64 = 0.999;
         self.t += 1;
         let (c1, c2) = (1.0 - B1.powi(self.t), 1.0 - B2.powi(self.t));
-        for (((x, m), v), g) in self.x.iter_mut().zip(&mut self.m).zip(&mut self.v).zip(grad) {
+        for (((x, m), v), g) in self
+            .x
+            .iter_mut()
+            .zip(&mut self.m)
+            .zip(&mut self.v)
+            .zip(grad)
+        {
             let g = *g as f64;
             *m = B1 * *m + (1.0 - B1) * g;
             *v = B2 * *v + (1.0 - B2) * g * g;

@@ -17,7 +17,12 @@ fn rosenbrock(x: &[f32]) -> (f64, Vec<f32>) {
     (f, g.into_iter().map(|v| v as f32).collect())
 }
 
-fn run(config: LbfgsConfig, x0: Vec<f32>, iterations: usize, f: &mut impl FnMut(&[f32]) -> (f64, Vec<f32>)) -> Lbfgs {
+fn run(
+    config: LbfgsConfig,
+    x0: Vec<f32>,
+    iterations: usize,
+    f: &mut impl FnMut(&[f32]) -> (f64, Vec<f32>),
+) -> Lbfgs {
     let mut lbfgs = Lbfgs::start(config, x0, f);
     for _ in 0..iterations {
         if let Progress::Stopped(_) = lbfgs.iterate(f) {
@@ -29,7 +34,10 @@ fn run(config: LbfgsConfig, x0: Vec<f32>, iterations: usize, f: &mut impl FnMut(
 
 fn assert_near_ones(x: &[f32], tolerance: f32) {
     for (i, v) in x.iter().enumerate() {
-        assert!((v - 1.0).abs() < tolerance, "x[{i}] = {v}, expected 1 (x = {x:?})");
+        assert!(
+            (v - 1.0).abs() < tolerance,
+            "x[{i}] = {v}, expected 1 (x = {x:?})"
+        );
     }
 }
 
@@ -37,18 +45,32 @@ fn assert_near_ones(x: &[f32], tolerance: f32) {
 fn rosenbrock_2d_reaches_the_minimum() {
     let mut f = rosenbrock;
     let lbfgs = run(LbfgsConfig::default(), vec![-1.2, 1.0], 500, &mut f);
-    assert!(lbfgs.loss() < 1e-8, "loss {} after {} iterations", lbfgs.loss(), lbfgs.iterations());
+    assert!(
+        lbfgs.loss() < 1e-8,
+        "loss {} after {} iterations",
+        lbfgs.loss(),
+        lbfgs.iterations()
+    );
     assert_near_ones(lbfgs.x(), 1e-3);
     // A quasi-Newton method solves the classic start in well under a hundred iterations.
-    assert!(lbfgs.iterations() < 100, "{} iterations", lbfgs.iterations());
+    assert!(
+        lbfgs.iterations() < 100,
+        "{} iterations",
+        lbfgs.iterations()
+    );
     assert!(lbfgs.evaluations() > lbfgs.iterations());
 }
 
 #[test]
 fn rosenbrock_in_ten_dimensions_reaches_the_minimum() {
     let mut f = rosenbrock;
-    let x0: Vec<f32> = (0..10).map(|i| if i % 2 == 0 { -1.2 } else { 1.0 }).collect();
-    let config = LbfgsConfig { history: 10, ..LbfgsConfig::default() };
+    let x0: Vec<f32> = (0..10)
+        .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+        .collect();
+    let config = LbfgsConfig {
+        history: 10,
+        ..LbfgsConfig::default()
+    };
     let lbfgs = run(config, x0, 1000, &mut f);
     assert!(lbfgs.loss() < 1e-8, "loss {}", lbfgs.loss());
     assert_near_ones(lbfgs.x(), 1e-3);
@@ -82,7 +104,10 @@ fn quadratic(x: &[f32]) -> (f64, Vec<f32>) {
 fn a_convex_quadratic_is_solved_with_either_line_search() {
     for line_search in [LineSearch::Backtracking, LineSearch::Fixed] {
         let mut f = quadratic;
-        let config = LbfgsConfig { line_search, ..LbfgsConfig::default() };
+        let config = LbfgsConfig {
+            line_search,
+            ..LbfgsConfig::default()
+        };
         let lbfgs = run(config, vec![0.0; 20], 200, &mut f);
         for (i, v) in lbfgs.x().iter().enumerate() {
             assert!((v - i as f32).abs() < 1e-3, "{line_search:?}: x[{i}] = {v}");

@@ -15,7 +15,11 @@ fn picture(width: u32, height: u32, phase: u32) -> ImageTensor {
             let i = (y * width + x) as usize;
             data[i] = ((x * 13 + phase * 40) % 256) as f32;
             data[plane + i] = ((y * 9 + x * 3) % 256) as f32;
-            data[2 * plane + i] = if (x / 4 + y / 4 + phase) % 2 == 0 { 220.0 } else { 30.0 };
+            data[2 * plane + i] = if (x / 4 + y / 4 + phase) % 2 == 0 {
+                220.0
+            } else {
+                30.0
+            };
         }
     }
     ImageTensor::new(width, height, data)
@@ -28,7 +32,13 @@ fn small_loss(device: &Device) -> PerceptualLoss {
         tv_weight: 10.0,
         ..PerceptualLossConfig::johnson()
     };
-    let vgg = Vgg::random(VggDepth::Vgg16, Some("relu2_2"), Preprocess::Torchvision, device).unwrap();
+    let vgg = Vgg::random(
+        VggDepth::Vgg16,
+        Some("relu2_2"),
+        Preprocess::Torchvision,
+        device,
+    )
+    .unwrap();
     PerceptualLoss::new(vgg, config, image_to_tensor(&picture(24, 20, 1), device)).unwrap()
 }
 
@@ -37,7 +47,10 @@ fn lbfgs_lowers_the_loss_and_reports_every_iteration() {
     let device = Device::flex();
     let loss = small_loss(&device.clone().autodiff());
     let content = picture(20, 16, 0);
-    let options = OptimizeOptions { iterations: 8, ..OptimizeOptions::default() };
+    let options = OptimizeOptions {
+        iterations: 8,
+        ..OptimizeOptions::default()
+    };
     let mut seen = Vec::new();
     let result = optimize(&loss, &content, &device, &options, |r, image| {
         assert_eq!((image.width, image.height), (20, 16));
@@ -57,7 +70,10 @@ fn lbfgs_lowers_the_loss_and_reports_every_iteration() {
     assert_eq!(result.evaluations, result.last().evaluations);
     // The reported loss is the loss of the returned image.
     let rescored = score(&loss, &result.image, &content, &device).unwrap();
-    assert!((rescored.total - last).abs() <= 1e-4 * last.abs(), "{rescored} vs {last}");
+    assert!(
+        (rescored.total - last).abs() <= 1e-4 * last.abs(),
+        "{rescored} vs {last}"
+    );
 }
 
 #[test]
@@ -65,7 +81,13 @@ fn adam_from_noise_lowers_the_loss() {
     let device = Device::flex();
     let loss = small_loss(&device.clone().autodiff());
     let content = picture(20, 16, 0);
-    let options = OptimizeOptions { method: Method::Adam, init: Init::Noise, iterations: 15, seed: 3, ..OptimizeOptions::default() };
+    let options = OptimizeOptions {
+        method: Method::Adam,
+        init: Init::Noise,
+        iterations: 15,
+        seed: 3,
+        ..OptimizeOptions::default()
+    };
     let result = optimize(&loss, &content, &device, &options, |_, _| {}).unwrap();
     assert_eq!(result.history.len(), 16);
     assert_eq!(result.evaluations, 16);
@@ -78,7 +100,13 @@ fn noise_start_depends_on_the_seed_only() {
     let loss = small_loss(&device.clone().autodiff());
     let content = picture(20, 16, 0);
     let start = |seed| {
-        let options = OptimizeOptions { method: Method::Adam, init: Init::Noise, iterations: 1, seed, ..OptimizeOptions::default() };
+        let options = OptimizeOptions {
+            method: Method::Adam,
+            init: Init::Noise,
+            iterations: 1,
+            seed,
+            ..OptimizeOptions::default()
+        };
         let mut first = None;
         optimize(&loss, &content, &device, &options, |r, image| {
             if r.iteration == 0 {
@@ -105,6 +133,9 @@ fn scoring_the_same_image_twice_gives_identical_numbers() {
     assert!(a.content > 0.0 && a.style > 0.0 && a.tv > 0.0);
     assert!((a.total - (a.content + a.style + a.tv)).abs() <= 1e-5 * a.total);
     // The content image itself has no content loss.
-    assert_eq!(score(&loss, &content, &content, &device).unwrap().content, 0.0);
+    assert_eq!(
+        score(&loss, &content, &content, &device).unwrap().content,
+        0.0
+    );
     assert!(score(&loss, &picture(10, 10, 0), &content, &device).is_err());
 }

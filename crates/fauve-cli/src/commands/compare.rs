@@ -73,7 +73,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let max_iterations = *counts.last().expect("not empty");
     let dir = &args.output;
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
 
     let model_path = args.model.resolve()?;
     let mut model = StyleModel::load(&model_path, &SessionOptions::default())?;
@@ -84,7 +85,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let style = load_image(&args.style_image, args.size).context("style image")?;
     let style_file = "style.png".to_string();
     fauve_infer::encode::write_image(&dir.join(&style_file), &tensor_to_rgb(&style), None)?;
-    let loss = load_loss(config.clone(), &args.loss.weights, &style, &device.clone().autodiff())?;
+    let loss = load_loss(
+        config.clone(),
+        &args.loss.weights,
+        &style,
+        &device.clone().autodiff(),
+    )?;
     let options = OptimizeOptions {
         method: match args.optimizer {
             OptimizerArg::Lbfgs => Method::Lbfgs,
@@ -136,21 +142,35 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let title = format!("optimisation vs fast model — {}", file_name(&model_path));
     plot::plot_loss_curves(&report.contents, &dir.join("loss.png"), &title)?;
     report.write(dir)?;
-    eprintln!("wrote {}/{{grid.png, loss.png, report.json, report.md}}", dir.display());
+    eprintln!(
+        "wrote {}/{{grid.png, loss.png, report.json, report.md}}",
+        dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// The model's own loss (from the training config in its metadata), else the preset.
-fn model_loss_config(model: &StyleModel, args: &LossArgs) -> Result<(PerceptualLossConfig, String)> {
+fn model_loss_config(
+    model: &StyleModel,
+    args: &LossArgs,
+) -> Result<(PerceptualLossConfig, String)> {
     let metadata = model.metadata();
     match metadata.get("fauve.config") {
         Some(toml) if args.preset.is_none() => {
-            let config = TrainConfig::from_toml(toml)
-                .with_context(|| format!("{}: the `fauve.config` metadata", model.path().display()))?;
-            Ok((config.loss, "the model's training config (fauve.config)".into()))
+            let config = TrainConfig::from_toml(toml).with_context(|| {
+                format!("{}: the `fauve.config` metadata", model.path().display())
+            })?;
+            Ok((
+                config.loss,
+                "the model's training config (fauve.config)".into(),
+            ))
         }
         _ => {
-            let preset = format!("{:?}", args.preset.unwrap_or(super::optimize::Preset::Gatys)).to_lowercase();
+            let preset = format!(
+                "{:?}",
+                args.preset.unwrap_or(super::optimize::Preset::Gatys)
+            )
+            .to_lowercase();
             Ok((args.preset_config(), format!("the {preset} preset")))
         }
     }
@@ -167,15 +187,24 @@ impl Compared {
     /// Grid cells: content | style | each row's image.
     fn cells(&self, style: &ImageTensor) -> Vec<Cell> {
         let mut cells = vec![
-            Cell { image: self.content.clone(), caption: vec!["content".into(), file_name(Path::new(&self.report.content))] },
-            Cell { image: tensor_to_rgb(style), caption: vec!["style".into(), String::new()] },
+            Cell {
+                image: self.content.clone(),
+                caption: vec!["content".into(), file_name(Path::new(&self.report.content))],
+            },
+            Cell {
+                image: tensor_to_rgb(style),
+                caption: vec!["style".into(), String::new()],
+            },
         ];
         for (row, image) in self.report.rows.iter().zip(&self.images) {
             let first = match row.iterations {
                 Some(n) => format!("optimisation, {n} it, {:.1} s", row.wall_secs),
                 None => format!("fast model, {:.3} s", row.wall_secs),
             };
-            cells.push(Cell { image: image.clone(), caption: vec![first, format!("loss {:.3e}", row.losses.total)] });
+            cells.push(Cell {
+                image: image.clone(),
+                caption: vec![first, format!("loss {:.3e}", row.losses.total)],
+            });
         }
         cells
     }
@@ -194,7 +223,14 @@ struct Setup<'a> {
 }
 
 fn compare_one(path: &Path, setup: &mut Setup) -> Result<Compared> {
-    let Setup { loss, device, options, counts, dir, .. } = *setup;
+    let Setup {
+        loss,
+        device,
+        options,
+        counts,
+        dir,
+        ..
+    } = *setup;
     let content = load_image(path, setup.size)?;
     let stem = unique_stem(path, &mut setup.used_stems);
     let model = &mut *setup.model;
@@ -230,8 +266,10 @@ fn compare_one(path: &Path, setup: &mut Setup) -> Result<Compared> {
     // The optimisation, snapshotting at each requested count.
     let bar = ProgressBar::new(options.iterations as u64);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix} {bar:30} {pos}/{len} iterations, ETA {eta}  {msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{spinner} {prefix} {bar:30} {pos}/{len} iterations, ETA {eta}  {msg}",
+        )
+        .expect("valid template"),
     );
     bar.set_prefix(file_name(path));
     let mut snapshots: Vec<(usize, usize, f64, RgbImage)> = Vec::new();
@@ -239,7 +277,12 @@ fn compare_one(path: &Path, setup: &mut Setup) -> Result<Compared> {
         bar.set_position(report.iteration as u64);
         bar.set_message(format!("loss {:.4e}", report.losses.total));
         if counts.contains(&report.iteration) {
-            snapshots.push((report.iteration, report.evaluations, report.elapsed_secs, tensor_to_rgb(image)));
+            snapshots.push((
+                report.iteration,
+                report.evaluations,
+                report.elapsed_secs,
+                tensor_to_rgb(image),
+            ));
         }
     })?;
     bar.finish_and_clear();
@@ -247,7 +290,12 @@ fn compare_one(path: &Path, setup: &mut Setup) -> Result<Compared> {
     for &count in counts {
         if !snapshots.iter().any(|s| s.0 == count) {
             let last = result.last();
-            snapshots.push((last.iteration, last.evaluations, last.elapsed_secs, tensor_to_rgb(&result.image)));
+            snapshots.push((
+                last.iteration,
+                last.evaluations,
+                last.elapsed_secs,
+                tensor_to_rgb(&result.image),
+            ));
         }
     }
     for (iteration, evaluations, secs, rgb) in snapshots {
@@ -268,9 +316,19 @@ fn compare_one(path: &Path, setup: &mut Setup) -> Result<Compared> {
     let curve: Vec<CurvePoint> = result
         .history
         .iter()
-        .map(|r| CurvePoint { iteration: r.iteration, evaluations: r.evaluations, elapsed_secs: r.elapsed_secs, total: r.losses.total })
+        .map(|r| CurvePoint {
+            iteration: r.iteration,
+            evaluations: r.evaluations,
+            elapsed_secs: r.elapsed_secs,
+            total: r.losses.total,
+        })
         .collect();
-    let speedup = speedup(&curve, fast_losses.total, fast_secs, result.last().iteration);
+    let speedup = speedup(
+        &curve,
+        fast_losses.total,
+        fast_secs,
+        result.last().iteration,
+    );
     let report = ContentReport {
         content: path.display().to_string(),
         content_file,
@@ -280,11 +338,20 @@ fn compare_one(path: &Path, setup: &mut Setup) -> Result<Compared> {
         speedup,
         curve,
     };
-    Ok(Compared { report, content: content_rgb, images })
+    Ok(Compared {
+        report,
+        content: content_rgb,
+        images,
+    })
 }
 
 /// Time for the optimisation to first match the fast model's loss, over the fast model's time.
-pub fn speedup(curve: &[CurvePoint], fast_total: f32, fast_secs: f64, last_iteration: usize) -> Speedup {
+pub fn speedup(
+    curve: &[CurvePoint],
+    fast_total: f32,
+    fast_secs: f64,
+    last_iteration: usize,
+) -> Speedup {
     match curve.iter().find(|p| p.total <= fast_total) {
         Some(p) => {
             let ratio = p.elapsed_secs / fast_secs.max(1e-9);
@@ -312,12 +379,16 @@ pub fn speedup(curve: &[CurvePoint], fast_total: f32, fast_secs: f64, last_itera
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map_or(path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or(path.display().to_string(), |n| {
+        n.to_string_lossy().into_owned()
+    })
 }
 
 /// The content's file stem, suffixed when an earlier content of this run had the same one.
 fn unique_stem(path: &Path, used: &mut Vec<String>) -> String {
-    let stem = path.file_stem().map_or("content".into(), |s| s.to_string_lossy().into_owned());
+    let stem = path
+        .file_stem()
+        .map_or("content".into(), |s| s.to_string_lossy().into_owned());
     let mut candidate = stem.clone();
     let mut n = 2;
     while used.contains(&candidate) {

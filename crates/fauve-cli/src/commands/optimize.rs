@@ -96,16 +96,28 @@ impl LossArgs {
 }
 
 /// Loads the VGG (only as deep as `config` reads) and computes the style target.
-pub fn load_loss(config: PerceptualLossConfig, weights: &Path, style: &ImageTensor, device: &Device) -> Result<PerceptualLoss> {
+pub fn load_loss(
+    config: PerceptualLossConfig,
+    weights: &Path,
+    style: &ImageTensor,
+    device: &Device,
+) -> Result<PerceptualLoss> {
     let deepest = config.deepest_layer()?;
     let vgg = Vgg::load(weights, config.vgg, Some(&deepest), device)
         .with_context(|| format!("{}: cannot load the loss network", weights.display()))?;
-    Ok(PerceptualLoss::new(vgg, config, image_to_tensor(style, device))?)
+    Ok(PerceptualLoss::new(
+        vgg,
+        config,
+        image_to_tensor(style, device),
+    )?)
 }
 
 /// Reads an image (EXIF-upright), shrunk so its longest side is at most `size`.
 pub fn load_image(path: &Path, size: u32) -> Result<ImageTensor> {
-    let options = DecodeOptions { max_size: Some(size), ..DecodeOptions::default() };
+    let options = DecodeOptions {
+        max_size: Some(size),
+        ..DecodeOptions::default()
+    };
     let decoded = fauve_infer::decode::decode_file(path, &options)?;
     Ok(fauve_infer::convert::rgb_to_tensor(&decoded.rgb))
 }
@@ -178,7 +190,10 @@ impl Args {
         };
         if let Some(lr) = self.learning_rate {
             options.adam_learning_rate = lr;
-            options.lbfgs = LbfgsConfig { learning_rate: lr, ..LbfgsConfig::default() };
+            options.lbfgs = LbfgsConfig {
+                learning_rate: lr,
+                ..LbfgsConfig::default()
+            };
         }
         options
     }
@@ -189,13 +204,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let content = load_image(&args.content, args.size).context("content image")?;
     let style = load_image(&args.style, args.size).context("style image")?;
     let config = args.loss.apply(args.loss.preset_config());
-    let loss = load_loss(config, &args.loss.weights, &style, &device.clone().autodiff())?;
+    let loss = load_loss(
+        config,
+        &args.loss.weights,
+        &style,
+        &device.clone().autodiff(),
+    )?;
     let options = args.options();
 
-    let frames = args.save_every.filter(|n| *n > 0).map(|every| FrameWriter::new(&args.output, every));
+    let frames = args
+        .save_every
+        .filter(|n| *n > 0)
+        .map(|every| FrameWriter::new(&args.output, every));
     if let Some(frames) = &frames {
-        std::fs::create_dir_all(&frames.dir)
-            .with_context(|| format!("{}: cannot create the frames folder", frames.dir.display()))?;
+        std::fs::create_dir_all(&frames.dir).with_context(|| {
+            format!("{}: cannot create the frames folder", frames.dir.display())
+        })?;
     }
     let bar = progress_bar(options.iterations as u64);
     let mut frame_error = None;
@@ -218,10 +242,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return Err(e);
     }
 
-    fauve_infer::encode::write_image(&args.output, &fauve_infer::convert::tensor_to_rgb(&result.image), None)?;
+    fauve_infer::encode::write_image(
+        &args.output,
+        &fauve_infer::convert::tensor_to_rgb(&result.image),
+        None,
+    )?;
     if let Some(frames) = &frames {
         write_gif(&frames.gif, &gif_frames)?;
-        eprintln!("frames: {} ({} images), animation: {}", frames.dir.display(), gif_frames.len(), frames.gif.display());
+        eprintln!(
+            "frames: {} ({} images), animation: {}",
+            frames.dir.display(),
+            gif_frames.len(),
+            frames.gif.display()
+        );
     }
     if let Some(reason) = &result.stopped_early {
         eprintln!("note: {reason}");
@@ -244,8 +277,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
 fn progress_bar(iterations: u64) -> ProgressBar {
     let bar = ProgressBar::new(iterations);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} iterations, ETA {eta}  {msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} iterations, ETA {eta}  {msg}",
+        )
+        .expect("valid template"),
     );
     bar
 }
@@ -259,9 +294,15 @@ struct FrameWriter {
 
 impl FrameWriter {
     fn new(output: &Path, every: usize) -> Self {
-        let stem = output.file_stem().map_or("optimized".into(), |s| s.to_string_lossy().into_owned());
+        let stem = output
+            .file_stem()
+            .map_or("optimized".into(), |s| s.to_string_lossy().into_owned());
         let parent = output.parent().unwrap_or(Path::new(""));
-        Self { dir: parent.join(format!("{stem}_frames")), gif: parent.join(format!("{stem}.gif")), every }
+        Self {
+            dir: parent.join(format!("{stem}_frames")),
+            gif: parent.join(format!("{stem}.gif")),
+            every,
+        }
     }
 
     fn write(&self, report: &IterationReport, rgb: &RgbImage) -> Result<()> {
@@ -278,12 +319,16 @@ pub fn write_gif(path: &Path, frames: &[RgbImage]) -> Result<()> {
     let mut bytes = Vec::new();
     {
         let mut encoder = GifEncoder::new_with_speed(&mut bytes, 10);
-        encoder.set_repeat(Repeat::Infinite).with_context(|| format!("{}: GIF encoding", path.display()))?;
+        encoder
+            .set_repeat(Repeat::Infinite)
+            .with_context(|| format!("{}: GIF encoding", path.display()))?;
         for (i, rgb) in frames.iter().enumerate() {
             let hold = if i + 1 == frames.len() { 2000 } else { 100 };
             let rgba = DynamicImage::ImageRgb8(rgb.clone()).to_rgba8();
             let frame = Frame::from_parts(rgba, 0, 0, Delay::from_numer_denom_ms(hold, 1));
-            encoder.encode_frame(frame).with_context(|| format!("{}: GIF encoding", path.display()))?;
+            encoder
+                .encode_frame(frame)
+                .with_context(|| format!("{}: GIF encoding", path.display()))?;
         }
     }
     fauve_infer::encode::write_atomically(path, &bytes)?;

@@ -22,7 +22,12 @@ const GAP: u32 = 8;
 /// Writes the grid of `rows` (each a list of cells) to `path` as PNG, atomically.
 pub fn write_grid(rows: &[Vec<Cell>], path: &Path) -> Result<()> {
     fauve_train::plot::register_fonts();
-    let caption_lines = rows.iter().flatten().map(|c| c.caption.len()).max().unwrap_or(0) as u32;
+    let caption_lines = rows
+        .iter()
+        .flatten()
+        .map(|c| c.caption.len())
+        .max()
+        .unwrap_or(0) as u32;
     let caption_height = caption_lines * CAPTION_LINE + 4;
     // Every cell of a row is as wide as its first (the content) scaled to CELL_HEIGHT.
     let widths: Vec<u32> = rows
@@ -51,9 +56,18 @@ pub fn write_grid(rows: &[Vec<Cell>], path: &Path) -> Result<()> {
             let picture = image::DynamicImage::ImageRgb8(cell.image.clone())
                 .resize_to_fill(*cell_width, CELL_HEIGHT, FilterType::CatmullRom)
                 .to_rgb8();
-            image::imageops::replace(&mut grid, &picture, left as i64, (top + caption_height) as i64);
+            image::imageops::replace(
+                &mut grid,
+                &picture,
+                left as i64,
+                (top + caption_height) as i64,
+            );
             for (i, line) in cell.caption.iter().enumerate() {
-                captions.push((line.clone(), left as i32, (top + i as u32 * CAPTION_LINE) as i32));
+                captions.push((
+                    line.clone(),
+                    left as i32,
+                    (top + i as u32 * CAPTION_LINE) as i32,
+                ));
             }
         }
     }
@@ -61,7 +75,8 @@ pub fn write_grid(rows: &[Vec<Cell>], path: &Path) -> Result<()> {
         let root = BitMapBackend::with_buffer(grid.as_mut(), (width, height)).into_drawing_area();
         let font = ("sans-serif", 15).into_font().color(&BLACK);
         for (text, x, y) in captions {
-            root.draw(&Text::new(text, (x, y), font.clone())).map_err(|e| anyhow!("grid caption: {e}"))?;
+            root.draw(&Text::new(text, (x, y), font.clone()))
+                .map_err(|e| anyhow!("grid caption: {e}"))?;
         }
         root.present().map_err(|e| anyhow!("grid: {e}"))?;
     }

@@ -20,12 +20,28 @@ pub fn plot_loss_curves(contents: &[ContentReport], path: &Path, title: &str) ->
         let positive = |v: f32| (v.is_finite() && v > 0.0).then_some(v as f64);
         let values: Vec<f64> = contents
             .iter()
-            .flat_map(|c| c.curve.iter().map(|p| p.total).chain(c.rows.iter().map(|r| r.losses.total)))
+            .flat_map(|c| {
+                c.curve
+                    .iter()
+                    .map(|p| p.total)
+                    .chain(c.rows.iter().map(|r| r.losses.total))
+            })
             .filter_map(positive)
             .collect();
-        let lo = values.iter().cloned().fold(f64::INFINITY, f64::min).min(1e30).max(1e-12);
+        let lo = values
+            .iter()
+            .cloned()
+            .fold(f64::INFINITY, f64::min)
+            .min(1e30)
+            .max(1e-12);
         let hi = values.iter().cloned().fold(0.0, f64::max).max(lo * 10.0);
-        let last = contents.iter().flat_map(|c| c.curve.last()).map(|p| p.iteration).max().unwrap_or(1).max(1);
+        let last = contents
+            .iter()
+            .flat_map(|c| c.curve.last())
+            .map(|p| p.iteration)
+            .max()
+            .unwrap_or(1)
+            .max(1);
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 24))
             .margin(16)
@@ -45,21 +61,38 @@ pub fn plot_loss_curves(contents: &[ContentReport], path: &Path, title: &str) ->
             let color = Palette99::pick(i).to_rgba();
             let name = Path::new(&content.content)
                 .file_name()
-                .map_or(content.content.clone(), |n| n.to_string_lossy().into_owned());
-            let points: Vec<(usize, f64)> =
-                content.curve.iter().filter_map(|p| positive(p.total).map(|v| (p.iteration, v))).collect();
+                .map_or(content.content.clone(), |n| {
+                    n.to_string_lossy().into_owned()
+                });
+            let points: Vec<(usize, f64)> = content
+                .curve
+                .iter()
+                .filter_map(|p| positive(p.total).map(|v| (p.iteration, v)))
+                .collect();
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))
                 .map_err(err)?
                 .label(format!("optimisation: {name}"))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-            if let Some(fast) = content.rows.iter().find(|r| r.method == "fast").and_then(|r| positive(r.losses.total)) {
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            if let Some(fast) = content
+                .rows
+                .iter()
+                .find(|r| r.method == "fast")
+                .and_then(|r| positive(r.losses.total))
+            {
                 let faded = color.mix(0.6);
                 chart
-                    .draw_series(LineSeries::new(vec![(0, fast), (last, fast)], faded.stroke_width(1)))
+                    .draw_series(LineSeries::new(
+                        vec![(0, fast), (last, fast)],
+                        faded.stroke_width(1),
+                    ))
                     .map_err(err)?
                     .label(format!("fast model: {name}"))
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], faded.stroke_width(1)));
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], faded.stroke_width(1))
+                    });
             }
         }
         chart
@@ -71,7 +104,8 @@ pub fn plot_loss_curves(contents: &[ContentReport], path: &Path, title: &str) ->
             .map_err(err)?;
         root.present().map_err(err)?;
     }
-    let image = image::RgbImage::from_raw(width, height, pixels).expect("buffer sized for the plot");
+    let image =
+        image::RgbImage::from_raw(width, height, pixels).expect("buffer sized for the plot");
     fauve_infer::encode::write_image(path, &image, None)?;
     Ok(())
 }

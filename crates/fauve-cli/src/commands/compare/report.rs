@@ -61,7 +61,12 @@ pub struct Losses {
 
 impl From<LossValues> for Losses {
     fn from(v: LossValues) -> Self {
-        Self { content: v.content, style: v.style, tv: v.tv, total: v.total }
+        Self {
+            content: v.content,
+            style: v.style,
+            tv: v.tv,
+            total: v.total,
+        }
     }
 }
 
@@ -96,7 +101,11 @@ impl Report {
         let mut md = String::new();
         let _ = writeln!(md, "# fauve compare\n");
         let _ = writeln!(md, "- model: `{}`", self.model);
-        let _ = writeln!(md, "- style image: `{}` (scored as `{}`)", self.style_image, self.style_file);
+        let _ = writeln!(
+            md,
+            "- style image: `{}` (scored as `{}`)",
+            self.style_image, self.style_file
+        );
         let _ = writeln!(md, "- loss network: `{}` ({})", self.weights, self.loss.vgg);
         let _ = writeln!(
             md,
@@ -108,12 +117,29 @@ impl Report {
             self.loss.style_weight,
             self.loss.tv_weight
         );
-        let _ = writeln!(md, "- optimisation: {} from {}, images at most {} px\n", self.optimizer, self.init, self.size);
-        let _ = writeln!(md, "Every image is scored under the same loss, as the 8-bit file named.\n");
+        let _ = writeln!(
+            md,
+            "- optimisation: {} from {}, images at most {} px\n",
+            self.optimizer, self.init, self.size
+        );
+        let _ = writeln!(
+            md,
+            "Every image is scored under the same loss, as the 8-bit file named.\n"
+        );
         for c in &self.contents {
-            let _ = writeln!(md, "## `{}` ({}×{}, scored as `{}`)\n", c.content, c.width, c.height, c.content_file);
-            let _ = writeln!(md, "| output | iterations | evaluations | wall time (s) | content | style | TV | total | image |");
-            let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+            let _ = writeln!(
+                md,
+                "## `{}` ({}×{}, scored as `{}`)\n",
+                c.content, c.width, c.height, c.content_file
+            );
+            let _ = writeln!(
+                md,
+                "| output | iterations | evaluations | wall time (s) | content | style | TV | total | image |"
+            );
+            let _ = writeln!(
+                md,
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+            );
             for r in &c.rows {
                 let opt = |v: Option<usize>| v.map_or("–".to_string(), |v| v.to_string());
                 let _ = writeln!(
@@ -132,7 +158,10 @@ impl Report {
             }
             let _ = writeln!(md, "\n**Speed-up:** {}\n", c.speedup.text);
         }
-        let _ = writeln!(md, "Images: `grid.png`; loss against iteration: `loss.png`.");
+        let _ = writeln!(
+            md,
+            "Images: `grid.png`; loss against iteration: `loss.png`."
+        );
         md
     }
 }
