@@ -15,7 +15,7 @@ fn picture(width: u32, height: u32, phase: u32) -> ImageTensor {
             let i = (y * width + x) as usize;
             data[i] = ((x * 13 + phase * 40) % 256) as f32;
             data[plane + i] = ((y * 9 + x * 3) % 256) as f32;
-            data[2 * plane + i] = if (x / 4 + y / 4 + phase) % 2 == 0 {
+            data[2 * plane + i] = if (x / 4 + y / 4 + phase).is_multiple_of(2) {
                 220.0
             } else {
                 30.0

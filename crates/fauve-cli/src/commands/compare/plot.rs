@@ -32,8 +32,7 @@ pub fn plot_loss_curves(contents: &[ContentReport], path: &Path, title: &str) ->
             .iter()
             .cloned()
             .fold(f64::INFINITY, f64::min)
-            .min(1e30)
-            .max(1e-12);
+            .clamp(1e-12, 1e30);
         let hi = values.iter().cloned().fold(0.0, f64::max).max(lo * 10.0);
         let last = contents
             .iter()
