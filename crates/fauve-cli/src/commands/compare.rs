@@ -398,3 +398,41 @@ fn unique_stem(path: &Path, used: &mut Vec<String>) -> String {
     used.push(candidate.clone());
     candidate
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn curve(totals: &[f32]) -> Vec<CurvePoint> {
+        totals
+            .iter()
+            .enumerate()
+            .map(|(i, t)| CurvePoint {
+                iteration: i,
+                evaluations: i + 1,
+                elapsed_secs: i as f64 * 2.0,
+                total: *t,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn speedup_is_the_time_to_first_match_the_fast_loss_over_the_fast_time() {
+        let s = speedup(&curve(&[10.0, 8.0, 5.0, 4.0]), 6.0, 0.5, 3);
+        assert_eq!(s.reached_at_iteration, Some(2));
+        assert_eq!(s.optimisation_secs, Some(4.0));
+        assert_eq!(s.ratio, Some(8.0));
+        assert!(s.text.contains("8×"), "{}", s.text);
+    }
+
+    #[test]
+    fn speedup_says_when_the_fast_loss_is_never_reached() {
+        let s = speedup(&curve(&[10.0, 8.0]), 1.0, 0.5, 1);
+        assert_eq!((s.reached_at_iteration, s.ratio), (None, None));
+        assert!(
+            s.text.contains("did not reach") && s.text.contains("within 1 iterations"),
+            "{}",
+            s.text
+        );
+    }
+}

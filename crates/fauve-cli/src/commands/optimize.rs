@@ -36,7 +36,8 @@ pub enum VggArg {
 /// The perceptual loss: layer preset, loss network file and weight overrides.
 #[derive(clap::Args, Debug, Clone)]
 pub struct LossArgs {
-    /// Layer and weight preset (fauve compare: used only when the model carries no config).
+    /// Layer and weight preset, default gatys (fauve compare: the model's own `fauve.config`
+    /// is used instead unless a preset is given).
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
     /// VGG weights (torchvision .pth or safetensors), e.g. ../shared/weights/vgg19-imagenet-caffe.safetensors.
@@ -45,10 +46,13 @@ pub struct LossArgs {
     /// Loss network, overriding the preset's (the johnson preset on VGG19 weights: `--vgg vgg19`).
     #[arg(long, value_enum)]
     pub vgg: Option<VggArg>,
+    /// Content loss weight, overriding the preset's (gatys 1, johnson 1e5).
     #[arg(long, value_name = "W")]
     pub content_weight: Option<f32>,
+    /// Style loss weight, overriding the preset's (gatys 1e6, johnson 1e10).
     #[arg(long, value_name = "W")]
     pub style_weight: Option<f32>,
+    /// Total-variation weight on 0–1 pixels, overriding the preset's (0).
     #[arg(long, value_name = "W")]
     pub tv_weight: Option<f32>,
     /// Content layers, overriding the preset's (comma-separated, e.g. `relu2_2`).
