@@ -865,3 +865,29 @@ fn an_unknown_or_unavailable_device_is_refused() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn models_lists_the_styles_in_fauve_models_with_their_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(model(), dir.path().join("my_test_style.onnx")).unwrap();
+    let output = fauve().env("FAUVE_MODELS", dir.path()).arg("models").output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let listing = String::from_utf8_lossy(&output.stdout);
+    assert!(listing.contains("my_test_style"), "{listing}");
+    assert!(listing.contains("untrained network"), "{listing}");
+
+    // The listed name is what --style takes.
+    let photo = dir.path().join("photo.png");
+    picture(20, 16).save(&photo).unwrap();
+    let out = dir.path().join("out.png");
+    let run = fauve()
+        .env("FAUVE_MODELS", dir.path())
+        .args(["stylize", "--style", "my_test_style"])
+        .arg(&photo)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(dims(&out), (20, 16));
+}

@@ -23,6 +23,8 @@ enum Command {
     Stylize(commands::stylize::Args),
     /// Print an ONNX model's inputs, outputs and fauve provenance.
     Info(commands::info::Args),
+    /// List the shipped styles (`--style NAME`).
+    Models(commands::models::Args),
     /// Export a network to ONNX (verified against ONNX Runtime).
     Export(commands::export::Args),
     /// Measure ONNX Runtime and end-to-end stylisation times.
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Stylize(args) => commands::stylize::run(args),
         Command::Info(args) => commands::info::run(args),
+        Command::Models(args) => commands::models::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Train(args) => commands::train::run(args),

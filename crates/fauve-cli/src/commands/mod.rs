@@ -4,6 +4,7 @@ pub mod bench;
 pub mod device;
 pub mod export;
 pub mod info;
+pub mod models;
 pub mod stylize;
 pub mod train;
 pub mod optimize;
