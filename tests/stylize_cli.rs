@@ -891,3 +891,229 @@ fn models_lists_the_styles_in_fauve_models_with_their_provenance() {
     assert!(run.status.success(), "{}", stderr(&run));
     assert_eq!(dims(&out), (20, 16));
 }
+
+// --- Colour and strength (issue #6) ---
+
+/// Stylises `input` into `out` with the test model and extra flags, asserting success.
+fn stylize_with(input: &Path, out: &Path, flags: &[&str]) -> Output {
+    stylize_model_with(model(), input, out, flags)
+}
+
+fn stylize_model_with(model: &Path, input: &Path, out: &Path, flags: &[&str]) -> Output {
+    let output = fauve()
+        .arg("stylize")
+        .arg("--model")
+        .arg(model)
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .args(flags)
+        .output()
+        .expect("run fauve stylize");
+    assert!(output.status.success(), "{flags:?}: {}", stderr(&output));
+    output
+}
+
+/// A stand-in "style" whose output stays well inside 0–255 (the untrained network's is
+/// nearly black, leaving no luminance at which the photo's colours exist): a 1×1 convolution
+/// that swaps red and blue and compresses the range, `out_c = 0.6·in_(2−c) + 50`.
+fn channel_swap_model() -> &'static Path {
+    use fauve_train::onnx::graph::{Dim, GraphBuilder, model, tensor_value_info};
+    static MODEL: OnceLock<PathBuf> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let mut graph = GraphBuilder::new();
+        #[rustfmt::skip]
+        let mix = [
+            0.0, 0.0, 0.6,
+            0.0, 0.6, 0.0,
+            0.6, 0.0, 0.0,
+        ];
+        let weights = graph.initializer_f32("mix", &[3, 3, 1, 1], &mix);
+        let bias = graph.initializer_f32("bias", &[3], &[50.0; 3]);
+        graph.node_with_output("Conv", &["input", &weights, &bias], vec![], "output");
+        let image = |name: &str| {
+            tensor_value_info(
+                name,
+                &[
+                    Dim::Fixed(1),
+                    Dim::Fixed(3),
+                    Dim::named("height"),
+                    Dim::named("width"),
+                ],
+            )
+        };
+        let proto = model(
+            graph.finish("channel_swap", vec![image("input")], vec![image("output")]),
+            "test",
+            vec![],
+        );
+        let path = fixtures().join("channel_swap.onnx");
+        fauve_train::onnx::write_model(&proto, &path).expect("write channel swap model");
+        path
+    })
+}
+
+/// BT.601 full-range YCbCr of one RGB8 pixel (the JPEG convention), written out here
+/// independently of fauve-infer.
+fn ycbcr(pixel: &Rgb<u8>) -> [f64; 3] {
+    let [r, g, b] = pixel.0.map(f64::from);
+    [
+        0.299 * r + 0.587 * g + 0.114 * b,
+        128.0 - 0.168736 * r - 0.331264 * g + 0.5 * b,
+        128.0 + 0.5 * r - 0.418688 * g - 0.081312 * b,
+    ]
+}
+
+/// Per YCbCr component: the mean and the largest absolute difference between two images.
+fn ycbcr_differences(a: &RgbImage, b: &RgbImage) -> [(f64, f64); 3] {
+    let mut sums = [0.0; 3];
+    let mut maxima = [0.0f64; 3];
+    for (pa, pb) in a.pixels().zip(b.pixels()) {
+        let (ya, yb) = (ycbcr(pa), ycbcr(pb));
+        for c in 0..3 {
+            let d = (ya[c] - yb[c]).abs();
+            sums[c] += d;
+            maxima[c] = maxima[c].max(d);
+        }
+    }
+    let n = f64::from(a.width() * a.height());
+    [0, 1, 2].map(|c| (sums[c] / n, maxima[c]))
+}
+
+#[test]
+fn strength_zero_returns_the_photo_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    let photo = picture(37, 23);
+    photo.save(&input).unwrap();
+    for flags in [
+        &["--strength", "0"][..],
+        &["--strength", "0", "--preserve-color"],
+    ] {
+        let out = dir.path().join("out.png");
+        stylize_with(&input, &out, flags);
+        assert_eq!(image::open(&out).unwrap().to_rgb8(), photo, "{flags:?}");
+    }
+}
+
+#[test]
+fn strength_half_lies_between_the_photo_and_the_full_stylisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    let photo = picture(40, 30);
+    photo.save(&input).unwrap();
+    let full_path = dir.path().join("full.png");
+    stylize_with(&input, &full_path, &[]);
+    let half_path = dir.path().join("half.png");
+    let run = stylize_with(&input, &half_path, &["--strength", "0.5", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["strength"], 0.5);
+    assert_eq!(report["preserve_color"], false);
+
+    let full = image::open(&full_path).unwrap().to_rgb8();
+    let half = image::open(&half_path).unwrap().to_rgb8();
+    assert_ne!(half, photo);
+    assert_ne!(half, full);
+    for ((p, f), h) in photo.pixels().zip(full.pixels()).zip(half.pixels()) {
+        for c in 0..3 {
+            let (p, f, h) = (f64::from(p[c]), f64::from(f[c]), f64::from(h[c]));
+            // Half-way, within the two roundings to 8 bits.
+            assert!(
+                (h - (p + f) / 2.0).abs() <= 1.0,
+                "photo {p}, full {f}, half {h}"
+            );
+            assert!(h >= p.min(f) - 1.0 && h <= p.max(f) + 1.0);
+        }
+    }
+}
+
+/// The inverse of [`ycbcr`], unclamped.
+fn rgb_from_ycbcr([y, cb, cr]: [f64; 3]) -> [f64; 3] {
+    let (cb, cr) = (cb - 128.0, cr - 128.0);
+    [
+        y + 1.402 * cr,
+        y - 0.344136 * cb - 0.714136 * cr,
+        y + 1.772 * cb,
+    ]
+}
+
+#[test]
+fn preserve_color_keeps_the_photos_chroma_and_the_styles_luminance() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    // Softer colours than `picture`, so that most of them exist at the style's luminance.
+    let photo = RgbImage::from_fn(48, 36, |x, y| {
+        Rgb(picture(48, 36).get_pixel(x, y).0.map(|v| 80 + v / 3))
+    });
+    photo.save(&input).unwrap();
+    let style = channel_swap_model();
+    let full_path = dir.path().join("full.png");
+    stylize_model_with(style, &input, &full_path, &[]);
+    let kept_path = dir.path().join("kept.png");
+    let run = stylize_model_with(style, &input, &kept_path, &["--preserve-color", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["preserve_color"], true);
+    assert_eq!(report["strength"], 1.0);
+
+    let full = image::open(&full_path).unwrap().to_rgb8();
+    let kept = image::open(&kept_path).unwrap().to_rgb8();
+    let mut in_gamut = 0;
+    for ((p, f), k) in photo.pixels().zip(full.pixels()).zip(kept.pixels()) {
+        let [y_full, ..] = ycbcr(f);
+        let [_, cb_photo, cr_photo] = ycbcr(p);
+        let [y_kept, cb_kept, cr_kept] = ycbcr(k);
+        // Every pixel: the style's Y with the photo's chroma, clamped into 0–255 (within the
+        // roundings to 8 bits of the full stylisation and of this output).
+        let expected = rgb_from_ycbcr([y_full, cb_photo, cr_photo]);
+        for c in 0..3 {
+            let wanted = expected[c].clamp(0.0, 255.0);
+            assert!(
+                (f64::from(k[c]) - wanted).abs() <= 1.5,
+                "photo {p:?}, full {f:?}: kept {k:?}, expected {expected:?}"
+            );
+        }
+        // Where no clamping was needed, Y, Cb and Cr themselves match.
+        if expected.iter().all(|v| (1.0..=254.0).contains(v)) {
+            in_gamut += 1;
+            assert!((y_kept - y_full).abs() <= 1.0, "Y {y_kept} vs {y_full}");
+            assert!(
+                (cb_kept - cb_photo).abs() <= 1.5,
+                "Cb {cb_kept} vs {cb_photo}"
+            );
+            assert!(
+                (cr_kept - cr_photo).abs() <= 1.5,
+                "Cr {cr_kept} vs {cr_photo}"
+            );
+        }
+    }
+    let total = photo.width() * photo.height();
+    eprintln!("{in_gamut} of {total} pixels in gamut");
+    assert!(
+        in_gamut * 4 >= total,
+        "only {in_gamut} of {total} pixels testable"
+    );
+    // The stylisation itself does change the chroma, so the above is not trivially true.
+    let [_, cb_full, cr_full] = ycbcr_differences(&full, &photo);
+    assert!(cb_full.0 + cr_full.0 > 3.0, "{cb_full:?} {cr_full:?}");
+}
+
+#[test]
+fn bad_strengths_are_refused_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    picture(20, 16).save(&input).unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("out.png");
+    for bad in ["-0.1", "1.5", "abc", "NaN"] {
+        let output = stylize(&[
+            input.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            "--strength".as_ref(),
+            bad.as_ref(),
+        ]);
+        assert_refused(&output, "--strength", "between 0 and 1", &out_dir);
+        assert!(stderr(&output).contains(bad), "{bad}: {}", stderr(&output));
+    }
+}

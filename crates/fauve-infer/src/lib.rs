@@ -6,7 +6,8 @@
 //! - [`tensor`]: [`ImageTensor`], planar RGB f32 0–255, the networks' convention;
 //! - [`decode`] / [`encode`]: image files in (pixel budget, EXIF, alpha) and out (atomic);
 //! - [`styles`]: `--style NAME` → `models/NAME.onnx`;
-//! - [`convert`]: RGB8 ⇄ tensor; [`pipeline`]: one image end to end, with stage timings.
+//! - [`convert`]: RGB8 ⇄ tensor; [`pipeline`]: one image end to end, with stage timings;
+//! - [`postprocess`]: `--preserve-color` and `--strength`, the photo blended back in.
 
 pub mod convert;
 pub mod decode;
@@ -14,6 +15,7 @@ pub mod encode;
 pub mod error;
 pub mod model;
 pub mod pipeline;
+pub mod postprocess;
 pub mod runtime;
 pub mod styles;
 pub mod tensor;
@@ -24,5 +26,6 @@ pub use decode::{DEFAULT_MAX_PIXELS, DecodeOptions, DecodedImage};
 pub use encode::OutputFormat;
 pub use error::InferError;
 pub use model::{Device, Dim, MIN_SIDE, ModelInfo, SessionOptions, StyleModel, TensorSpec};
-pub use pipeline::{StageTimes, Stylized, stylize_bytes, stylize_file};
+pub use pipeline::{StageTimes, StylizeOptions, Stylized, stylize_bytes, stylize_file};
+pub use postprocess::{BlendOptions, InvalidStrength};
 pub use tensor::ImageTensor;

@@ -1,4 +1,5 @@
-//! One image through the whole chain: decode → tensor → network → RGB8 (+alpha) → file.
+//! One image through the whole chain: decode → tensor → network → blend with the photo
+//! (colour, strength) → RGB8 (+alpha) → file.
 //! Shared by `fauve stylize` and `fauve bench` so that what is benchmarked is what is run.
 
 use std::path::Path;
@@ -9,6 +10,15 @@ use crate::decode::{DecodeOptions, DecodedImage, decode_bytes, decode_file};
 use crate::encode::{OutputFormat, encode_to_vec, write_atomically};
 use crate::error::InferError;
 use crate::model::StyleModel;
+use crate::postprocess::BlendOptions;
+
+/// Everything that shapes one stylisation besides the model: how inputs are decoded and how
+/// the network's output is combined with the photo.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StylizeOptions {
+    pub decode: DecodeOptions,
+    pub blend: BlendOptions,
+}
 
 /// Milliseconds spent in each stage of one image.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
@@ -17,7 +27,8 @@ pub struct StageTimes {
     pub decode_ms: f64,
     /// The ONNX Runtime session alone (plus resizing for fixed-size models).
     pub run_ms: f64,
-    /// Clamping to RGB8, re-attaching alpha, encoding and (for files) the atomic write.
+    /// Blending with the photo (colour, strength), clamping to RGB8, re-attaching alpha,
+    /// encoding and (for files) the atomic write.
     pub encode_ms: f64,
 }
 
@@ -41,13 +52,13 @@ pub fn stylize_file(
     model: &mut StyleModel,
     input: &Path,
     output: &Path,
-    options: &DecodeOptions,
+    options: &StylizeOptions,
 ) -> Result<Stylized, InferError> {
     // Checked first so a bad `-o` costs no decoding or inference.
     let format = OutputFormat::from_path(output)?;
     let started = Instant::now();
-    let decoded = decode_file(input, options)?;
-    let (bytes, stylized) = stylize_decoded(model, input, decoded, format, started)?;
+    let decoded = decode_file(input, &options.decode)?;
+    let (bytes, stylized) = stylize_decoded(model, input, decoded, format, options.blend, started)?;
     let write_started = Instant::now();
     write_atomically(output, &bytes)?;
     let mut stylized = stylized;
@@ -62,11 +73,11 @@ pub fn stylize_bytes(
     name: &Path,
     encoded: &[u8],
     format: OutputFormat,
-    options: &DecodeOptions,
+    options: &StylizeOptions,
 ) -> Result<(Vec<u8>, Stylized), InferError> {
     let started = Instant::now();
-    let decoded = decode_bytes(encoded, name, options)?;
-    stylize_decoded(model, name, decoded, format, started)
+    let decoded = decode_bytes(encoded, name, &options.decode)?;
+    stylize_decoded(model, name, decoded, format, options.blend, started)
 }
 
 fn stylize_decoded(
@@ -74,25 +85,44 @@ fn stylize_decoded(
     name: &Path,
     decoded: DecodedImage,
     format: OutputFormat,
+    blend: BlendOptions,
     started: Instant,
 ) -> Result<(Vec<u8>, Stylized), InferError> {
     let (width, height) = decoded.rgb.dimensions();
     model.check_input_size(name, width, height)?;
-    let tensor = rgb_to_tensor(&decoded.rgb);
+    if blend.skips_network() {
+        // Strength 0 is the photo itself: re-encode the decoded pixels untouched, so that a
+        // lossless output is bit-identical to the (decoded, oriented, resized) input.
+        let decode_ms = ms_since(started);
+        let encode_started = Instant::now();
+        let bytes = encode(&decoded.rgb, decoded.alpha.as_ref(), format, name)?;
+        let times = StageTimes {
+            decode_ms,
+            run_ms: 0.0,
+            encode_ms: ms_since(encode_started),
+        };
+        return Ok((
+            bytes,
+            Stylized {
+                width,
+                height,
+                times,
+            },
+        ));
+    }
+    let photo = rgb_to_tensor(&decoded.rgb);
     drop(decoded.rgb);
     let decode_ms = ms_since(started);
 
     let run_started = Instant::now();
-    let output = model.run(&tensor)?;
+    let mut output = model.run(&photo)?;
     let run_ms = ms_since(run_started);
 
     let encode_started = Instant::now();
+    blend.apply(&mut output, &photo);
+    drop(photo);
     let rgb = tensor_to_rgb(&output);
-    let bytes =
-        encode_to_vec(&rgb, decoded.alpha.as_ref(), format).map_err(|e| InferError::Write {
-            path: name.to_path_buf(),
-            reason: format!("encoding {format:?} failed: {e}"),
-        })?;
+    let bytes = encode(&rgb, decoded.alpha.as_ref(), format, name)?;
     let encode_ms = ms_since(encode_started);
     Ok((
         bytes,
@@ -106,6 +136,18 @@ fn stylize_decoded(
             },
         },
     ))
+}
+
+fn encode(
+    rgb: &image::RgbImage,
+    alpha: Option<&image::GrayImage>,
+    format: OutputFormat,
+    name: &Path,
+) -> Result<Vec<u8>, InferError> {
+    encode_to_vec(rgb, alpha, format).map_err(|e| InferError::Write {
+        path: name.to_path_buf(),
+        reason: format!("encoding {format:?} failed: {e}"),
+    })
 }
 
 fn ms_since(start: Instant) -> f64 {

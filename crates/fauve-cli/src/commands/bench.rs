@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use fauve_infer::convert::rgb_to_tensor;
-use fauve_infer::{DecodeOptions, Device, OutputFormat, SessionOptions, StyleModel};
+use fauve_infer::{Device, OutputFormat, SessionOptions, StyleModel, StylizeOptions};
 use image::RgbImage;
 
 use super::stylize::ModelSource;
@@ -152,10 +152,11 @@ fn bench_size(model: &mut StyleModel, size: u32, args: &Args) -> Result<BenchRow
     let run = time(args.warmup, args.runs, || model.run(&tensor).map(drop))?;
 
     let name = Path::new("bench.jpg");
-    let decode = DecodeOptions::default();
+    // Full strength, style colours: the plain stylisation `fauve stylize` does by default.
+    let options = StylizeOptions::default();
     let mut overheads = Vec::new();
     let end_to_end = time(args.warmup, args.runs, || {
-        let (_, stylized) = fauve_infer::stylize_bytes(model, name, &jpeg, args.format, &decode)?;
+        let (_, stylized) = fauve_infer::stylize_bytes(model, name, &jpeg, args.format, &options)?;
         overheads.push(stylized.times.decode_ms + stylized.times.encode_ms);
         Ok::<_, fauve_infer::InferError>(())
     })?;

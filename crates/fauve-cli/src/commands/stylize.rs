@@ -9,6 +9,9 @@
 //! `<ext>` keeps the input's format when we can write it (png, jpg/jpeg, webp), else png.
 //! A batch goes on past bad files, lists them at the end and exits non-zero; a failed image
 //! never leaves a file behind (outputs are written atomically).
+//!
+//! `--preserve-color` keeps the photo's colours (only the style's luminance is taken), then
+//! `--strength` blends from the photo (0) to that result (1); see `fauve_infer::postprocess`.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -17,7 +20,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use fauve_infer::{
-    DEFAULT_MAX_PIXELS, DecodeOptions, Device, OutputFormat, SessionOptions, StageTimes, StyleModel,
+    BlendOptions, DEFAULT_MAX_PIXELS, DecodeOptions, Device, OutputFormat, SessionOptions,
+    StageTimes, StyleModel, StylizeOptions,
 };
 use serde::Serialize;
 
@@ -83,9 +87,31 @@ pub struct Args {
     #[arg(long, default_value = "cpu", value_name = "DEVICE")]
     device: Device,
 
+    /// How much of the style to apply, 0 to 1: 0 writes the photo unchanged (the network is
+    /// not run), 1 the full stylisation; in between blends the two per pixel.
+    #[arg(long, value_name = "S", default_value_t = 1.0, value_parser = parse_strength,
+          allow_negative_numbers = true)]
+    strength: f32,
+
+    /// Keep the photo's colours: take only the luminance from the style (YCbCr, BT.601).
+    /// Applied before --strength.
+    #[arg(long)]
+    preserve_color: bool,
+
     /// Print a machine-readable report on stdout.
     #[arg(long)]
     json: bool,
+}
+
+/// `--strength`: a number in 0..=1, refused by clap (before anything is read or written).
+fn parse_strength(text: &str) -> Result<f32, String> {
+    let strength: f32 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number; strength must be between 0 and 1"))?;
+    BlendOptions::new(strength, false)
+        .map(|_| strength)
+        .map_err(|e| e.to_string())
 }
 
 /// One line of the report: an input, what became of it.
@@ -102,6 +128,8 @@ struct ImageReport {
 #[derive(Debug, Serialize)]
 struct Report {
     model: PathBuf,
+    strength: f32,
+    preserve_color: bool,
     images: Vec<ImageReport>,
     succeeded: usize,
     failed: usize,
@@ -115,14 +143,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let destination = Destination::choose(args.output.as_deref(), inputs.len())?;
 
-    let options = SessionOptions {
+    let session = SessionOptions {
         intra_threads: args.threads,
         device: args.device,
     };
-    let mut model = StyleModel::load(&model_path, &options)?;
-    let decode = DecodeOptions {
-        max_pixels: args.max_pixels,
-        max_size: args.max_size,
+    let mut model = StyleModel::load(&model_path, &session)?;
+    let options = StylizeOptions {
+        decode: DecodeOptions {
+            max_pixels: args.max_pixels,
+            max_size: args.max_size,
+        },
+        blend: BlendOptions::new(args.strength, args.preserve_color)?,
     };
 
     let mut reports = Vec::with_capacity(inputs.len());
@@ -134,7 +165,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 &mut model,
                 &path,
                 &destination,
-                &decode,
+                &options,
                 &mut claimed_outputs,
             ),
         };
@@ -146,6 +177,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.json {
         let report = Report {
             model: model_path,
+            strength: options.blend.strength(),
+            preserve_color: options.blend.preserve_color(),
             succeeded: reports.len() - failed_count,
             failed: failed_count,
             images: reports,
@@ -165,7 +198,7 @@ fn stylize_one(
     model: &mut StyleModel,
     input: &Path,
     destination: &Destination,
-    decode: &DecodeOptions,
+    options: &StylizeOptions,
     claimed_outputs: &mut BTreeSet<PathBuf>,
 ) -> ImageReport {
     let output = match destination.output_for(input) {
@@ -195,7 +228,7 @@ fn stylize_one(
         return failed(input.to_path_buf(), None, reason);
     }
 
-    match fauve_infer::stylize_file(model, input, &output, decode) {
+    match fauve_infer::stylize_file(model, input, &output, options) {
         Ok(done) => {
             let t = done.times;
             eprintln!(
