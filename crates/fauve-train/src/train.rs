@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use fauve_infer::ImageTensor;
+use fauve_infer::convert::{rgb_to_tensor, tensor_to_rgb};
 
 use crate::checkpoint::{self, CheckpointHeader};
 use crate::config::TrainConfig;
@@ -262,27 +263,6 @@ pub fn load_rgb(path: &Path) -> Result<ImageTensor> {
         .with_context(|| format!("{}: cannot read image", path.display()))?
         .to_rgb8();
     Ok(rgb_to_tensor(&rgb))
-}
-
-pub fn rgb_to_tensor(rgb: &image::RgbImage) -> ImageTensor {
-    let (w, h) = rgb.dimensions();
-    let plane = (w * h) as usize;
-    let mut data = vec![0.0; 3 * plane];
-    for (i, p) in rgb.pixels().enumerate() {
-        for c in 0..3 {
-            data[c * plane + i] = p[c] as f32;
-        }
-    }
-    ImageTensor::new(w, h, data)
-}
-
-pub fn tensor_to_rgb(image: &ImageTensor) -> image::RgbImage {
-    let plane = (image.width * image.height) as usize;
-    image::RgbImage::from_fn(image.width, image.height, |x, y| {
-        let i = (y * image.width + x) as usize;
-        let at = |c: usize| image.data[c * plane + i].round().clamp(0.0, 255.0) as u8;
-        image::Rgb([at(0), at(1), at(2)])
-    })
 }
 
 /// The photo stylised every `sample_every` steps to watch the style appear.
