@@ -1117,3 +1117,33 @@ fn bad_strengths_are_refused_and_write_nothing() {
         assert!(stderr(&output).contains(bad), "{bad}: {}", stderr(&output));
     }
 }
+
+#[test]
+fn cmyk_jpeg_input_is_converted_to_the_right_rgb() {
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/cmyk.jpg");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cmyk.png");
+    // Strength 0 writes the decoded photo itself: exactly what the decoder made of the CMYK.
+    let output = stylize(&[
+        input.as_os_str(),
+        "--strength".as_ref(),
+        "0".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rgb = image::open(&out).unwrap().to_rgb8();
+    assert_eq!(rgb.dimensions(), (24, 16));
+    for (x, y) in [(0u32, 0u32), (12, 8), (23, 15)] {
+        let expected = [200.0, 40.0 + 5.0 * y as f32, 10.0 * x as f32];
+        let got = rgb.get_pixel(x, y).0;
+        for c in 0..3 {
+            assert!((got[c] as f32 - expected[c]).abs() <= 8.0, "({x},{y}): {got:?} vs {expected:?}");
+        }
+    }
+    // And it stylises like any photo.
+    let styled = dir.path().join("styled.jpg");
+    let output = stylize(&[input.as_os_str(), "-o".as_ref(), styled.as_os_str()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(dims(&styled), (24, 16));
+}
