@@ -16,38 +16,11 @@ use fauve_infer::ImageTensor;
 use fauve_train::lbfgs::Objective;
 use fauve_train::loss::{PerceptualLoss, PerceptualLossConfig};
 use fauve_train::optimize::{PixelObjective, uniform_noise};
-use fauve_train::transformer::{Device, image_to_tensor};
+use fauve_train::transformer::image_to_tensor;
 use fauve_train::vgg::{Preprocess, Vgg};
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// CPU seconds this process has used (all threads), from /proc: on a shared machine the wall
-/// time depends on the neighbours, the CPU time much less.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn device() -> Device {
-    match std::env::var("FAUVE_BENCH_DEVICE").as_deref() {
-        #[cfg(feature = "cuda")]
-        Ok("cuda") => Device::cuda(0),
-        _ => Device::flex(),
-    }
-}
+mod common;
+use common::{cpu_seconds, device, env_or};
 
 fn main() {
     let (width, height) = (

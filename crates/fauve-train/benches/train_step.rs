@@ -16,18 +16,9 @@ use fauve_train::loss::{PerceptualLoss, PerceptualLossConfig};
 use fauve_train::transformer::TransformerNet;
 use fauve_train::vgg::{Preprocess, Vgg, VggDepth};
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+mod common;
+use common::{device, env_or, peak_resident_mib};
 
-fn peak_resident_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 fn main() {
     let size: usize = env_or("FAUVE_BENCH_SIZE", 256);
@@ -36,12 +27,7 @@ fn main() {
     let vgg: u32 = env_or("FAUVE_BENCH_VGG", 16);
     // As `fauve train` does (see `retain_freed_memory`).
     fauve_train::vgg::retain_freed_memory();
-    let device = match std::env::var("FAUVE_BENCH_DEVICE").as_deref() {
-        #[cfg(feature = "cuda")]
-        Ok("cuda") => Device::cuda(0),
-        _ => Device::flex(),
-    }
-    .autodiff();
+    let device = device().autodiff();
 
     let mut config = PerceptualLossConfig::johnson();
     if vgg == 19 {

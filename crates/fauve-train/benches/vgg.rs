@@ -30,39 +30,10 @@ use std::time::Instant;
 use burn::prelude::*;
 use fauve_train::vgg::{Preprocess, Vgg, VggDepth};
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::{cpu_seconds, device, env_or};
 
-/// CPU seconds this process has used (all threads), from /proc: on a shared machine the wall
-/// time depends on the neighbours, the CPU time much less.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
 
-fn device() -> Device {
-    match std::env::var("FAUVE_BENCH_DEVICE").as_deref() {
-        #[cfg(feature = "cuda")]
-        Ok("cuda") => Device::cuda(0),
-        _ => Device::flex(),
-    }
-}
-
-/// Per-convolution breakdown: the forward conv2d and its input gradient (conv_transpose2d,
-/// what burn's autodiff calls for `conv2d_x_backward`), each timed alone on plain tensors.
 fn per_layer(batch: usize, size: usize, depth: VggDepth, layer: &str, device: &Device) {
     use burn::tensor::module::{conv_transpose2d, conv2d};
     use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
