@@ -3,8 +3,12 @@
 //! are trained with. This is the slow, per-image reference the fast networks approximate
 //! (Johnson et al. 2016, Fig. 5), and `fauve compare` measures both with this one loss.
 //!
-//! The image stays on the networks' scale (RGB, 0–255) and is not clamped while optimising
-//! (L-BFGS needs a smooth objective); the caller clamps when writing a file.
+//! The image is on the networks' scale (RGB, 0–255) and every evaluation sees it clamped to
+//! that range: the optimiser's variables may stray outside, but the loss, the reported
+//! history and the returned image are those of the clamped pixels, which is what a saved
+//! file holds. Left unclamped, L-BFGS pushes pixels far past 0 and 255 after ~50 iterations
+//! and the written (clamped) image scores worse than the loss it reported (measured on the
+//! starry_night comparison: 9.4e5 at 50 iterations, 1.15e6 at 100).
 
 use std::time::Instant;
 
@@ -71,13 +75,13 @@ pub struct IterationReport {
     pub evaluations: usize,
     /// Seconds since the optimisation started (content features included).
     pub elapsed_secs: f64,
-    /// The loss of the current image (float pixels, unclamped).
+    /// The loss of the current image (its pixels clamped to 0–255).
     pub losses: LossValues,
 }
 
 #[derive(Debug, Clone)]
 pub struct OptimizeResult {
-    /// The last image, unclamped.
+    /// The last image, clamped to 0–255 (not rounded).
     pub image: ImageTensor,
     /// One entry per iteration, iteration 0 (the start) first.
     pub history: Vec<IterationReport>,
@@ -126,7 +130,7 @@ pub fn optimize(
             elapsed_secs: started.elapsed().as_secs_f64(),
             losses,
         };
-        on_iteration(&r, &ImageTensor::new(width, height, x.to_vec()));
+        on_iteration(&r, &ImageTensor::new(width, height, clamp_pixels(x)));
         history.push(r);
     };
 
@@ -167,6 +171,8 @@ pub fn optimize(
                 // The last evaluation only scores the final image.
                 if iteration < options.iterations {
                     adam.step(&grad);
+                    // Projected Adam: the variables themselves stay in range.
+                    adam.x = clamp_pixels(&adam.x);
                 }
             }
             let evaluations = history.len();
@@ -181,7 +187,7 @@ pub fn optimize(
             .map_or(String::new(), |r| r.losses.to_string())
     );
     Ok(OptimizeResult {
-        image: ImageTensor::new(width, height, x),
+        image: ImageTensor::new(width, height, clamp_pixels(&x)),
         elapsed_secs: started.elapsed().as_secs_f64(),
         evaluations,
         history,
@@ -250,18 +256,33 @@ impl<'a> PixelObjective<'a> {
     }
 }
 
+/// The pixels as a file holds them: clamped to 0–255.
+pub fn clamp_pixels(x: &[f32]) -> Vec<f32> {
+    x.iter().map(|v| v.clamp(0.0, 255.0)).collect()
+}
+
+/// f(clamp(x)): the loss of the clamped image. Its gradient is the loss's gradient where a
+/// pixel lies within 0–255 (bounds included, so pixels starting at 0 or 255 can move back
+/// in) and zero outside, where moving the variable does not change the image. The function
+/// stays continuous, so L-BFGS's line search still guarantees that it decreases.
 impl Objective for PixelObjective<'_> {
     fn evaluate(&mut self, x: &[f32]) -> (f64, Vec<f32>) {
         let image: Tensor<4> =
-            Tensor::from_data(TensorData::new(x.to_vec(), self.shape), &self.device).require_grad();
+            Tensor::from_data(TensorData::new(clamp_pixels(x), self.shape), &self.device)
+                .require_grad();
         let parts = self.loss.forward_with_target(image.clone(), &self.target);
         self.last = LossValues::read(&parts);
         let grads = parts.total.backward();
         let grad = image.grad(&grads).expect("the image requires a gradient");
-        let grad = grad
+        let mut grad = grad
             .into_data()
             .try_into_vec::<f32>()
             .expect("gradients are f32");
+        for (g, v) in grad.iter_mut().zip(x) {
+            if !(0.0..=255.0).contains(v) {
+                *g = 0.0;
+            }
+        }
         (self.last.total as f64, grad)
     }
 }

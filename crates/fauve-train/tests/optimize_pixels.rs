@@ -139,3 +139,43 @@ fn scoring_the_same_image_twice_gives_identical_numbers() {
     );
     assert!(score(&loss, &picture(10, 10, 0), &content, &device).is_err());
 }
+
+/// A content target brighter than any 8-bit image pulls the pixels past 255. What is
+/// optimised, reported and returned is the clamped image, so the reported loss is what the
+/// saved file scores (unclamped, the last report and the clamped file disagreed).
+#[test]
+fn pixels_stay_in_range_and_the_report_scores_the_clamped_image() {
+    let device = Device::flex();
+    let loss = small_loss(&device.clone().autodiff());
+    let mut bright = picture(20, 16, 0);
+    bright.data.iter_mut().for_each(|v| *v = *v * 3.0 + 100.0);
+    for method in [Method::Lbfgs, Method::Adam] {
+        let options = OptimizeOptions {
+            method,
+            init: Init::Noise,
+            iterations: 12,
+            seed: 5,
+            ..OptimizeOptions::default()
+        };
+        let mut frames_in_range = true;
+        let result = optimize(&loss, &bright, &device, &options, |_, image| {
+            frames_in_range &= image.data.iter().all(|v| (0.0..=255.0).contains(v));
+        })
+        .unwrap();
+        assert!(frames_in_range, "{method:?}: a frame left 0–255");
+        assert!(
+            result.image.data.iter().all(|v| (0.0..=255.0).contains(v)),
+            "{method:?}: the result left 0–255"
+        );
+        // The optimum wants bright pixels: many sit on the upper bound.
+        let saturated = result.image.data.iter().filter(|v| **v == 255.0).count();
+        assert!(saturated > 0, "{method:?}: no pixel reached 255");
+        let last = result.last().losses.total;
+        assert!(last < result.history[0].losses.total, "{method:?}");
+        let rescored = score(&loss, &result.image, &bright, &device).unwrap();
+        assert!(
+            (rescored.total - last).abs() <= 1e-4 * last.abs(),
+            "{method:?}: {rescored} vs {last}"
+        );
+    }
+}
