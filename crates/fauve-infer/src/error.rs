@@ -66,6 +66,10 @@ pub enum InferError {
     #[error("{}: unsupported output format {extension:?} (use .png, .jpg, .jpeg or .webp)", path.display())]
     UnsupportedOutputFormat { path: PathBuf, extension: String },
 
+    /// A video input that ffprobe/ffmpeg cannot read, or ffmpeg itself missing or failing.
+    #[error("{}: {reason}", path.display())]
+    Video { path: PathBuf, reason: String },
+
     #[error("{}: cannot write: {reason}", path.display())]
     Write { path: PathBuf, reason: String },
 }

@@ -7,10 +7,15 @@
 //! - [`decode`] / [`encode`]: image files in (pixel budget, EXIF, alpha) and out (atomic);
 //! - [`styles`]: `--style NAME` → `models/NAME.onnx`;
 //! - [`convert`]: RGB8 ⇄ tensor; [`pipeline`]: one image end to end, with stage timings;
+//! - [`batch`]: many images as a pipeline (read ∥ network ∥ write), in order;
+//! - [`device`]: `--device cuda`, falling back to the CPU with the reason when unavailable;
+//! - [`video`]: videos through ffmpeg (probe, decode pipe, the same pipeline, encode, audio);
 //! - [`postprocess`]: `--preserve-color` and `--strength`, the photo blended back in.
 
+pub mod batch;
 pub mod convert;
 pub mod decode;
+pub mod device;
 pub mod encode;
 pub mod error;
 pub mod model;
@@ -21,7 +26,9 @@ pub mod styles;
 pub mod tensor;
 #[cfg(test)]
 mod test_models;
+pub mod video;
 
+pub use batch::{Job, stylize_files};
 pub use decode::{DEFAULT_MAX_PIXELS, DecodeOptions, DecodedImage};
 pub use encode::OutputFormat;
 pub use error::InferError;
