@@ -12,6 +12,16 @@
 //!
 //! `--preserve-color` keeps the photo's colours (only the style's luminance is taken), then
 //! `--strength` blends from the photo (0) to that result (1); see `fauve_infer::postprocess`.
+//!
+//! Images go through one pipeline (`fauve_infer::batch`: the next photo is decoded and the
+//! previous one encoded while the network runs). Videos (mp4, m4v, mov, mkv, webm, avi, by
+//! extension) go through ffmpeg one at a time (`fauve_infer::video`, `stylize/video.rs`);
+//! their output is `<stem>.<same container>` (avi → mp4), or `-o out.mp4`.
+//!
+//! `--device cuda` that cannot be used (no `cuda` build, no GPU runtime) warns with the
+//! reason and runs on the CPU.
+
+mod video;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -21,7 +31,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use fauve_infer::{
     BlendOptions, DEFAULT_MAX_PIXELS, DecodeOptions, Device, OutputFormat, SessionOptions,
-    StageTimes, StyleModel, StylizeOptions,
+    StageTimes, StylizeOptions,
 };
 use serde::Serialize;
 
@@ -59,7 +69,8 @@ const IMAGE_EXTENSIONS: &[&str] = &[
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Images: files, directories (their images), or quoted glob patterns like "photos/*.jpg".
+    /// Images and videos: files, directories (their images), or quoted glob patterns like
+    /// "photos/*.jpg". Videos (.mp4 .m4v .mov .mkv .webm .avi) need ffmpeg.
     #[arg(required = true, value_name = "INPUTS")]
     inputs: Vec<String>,
 
@@ -121,13 +132,22 @@ struct ImageReport {
     output: Option<PathBuf>,
     width: Option<u32>,
     height: Option<u32>,
+    /// For a video: sums over its frames.
     times: Option<StageTimes>,
     error: Option<String>,
+    /// Videos only: frames, rates, audio.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    video: Option<fauve_infer::video::VideoStats>,
 }
 
 #[derive(Debug, Serialize)]
 struct Report {
     model: PathBuf,
+    /// Where the network ran (`cpu` after a fallback from an unavailable `--device`).
+    device: String,
+    /// Why the requested device was not used, if it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_fallback: Option<String>,
     strength: f32,
     preserve_color: bool,
     images: Vec<ImageReport>,
@@ -147,7 +167,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         intra_threads: args.threads,
         device: args.device,
     };
-    let mut model = StyleModel::load(&model_path, &session)?;
+    let loaded = fauve_infer::device::load_with_fallback(&model_path, &session)?;
+    if let Some(message) = &loaded.fallback {
+        eprintln!("warning: {message}");
+    }
+    let mut model = loaded.model;
     let options = StylizeOptions {
         decode: DecodeOptions {
             max_pixels: args.max_pixels,
@@ -156,27 +180,71 @@ pub fn run(args: Args) -> Result<ExitCode> {
         blend: BlendOptions::new(args.strength, args.preserve_color)?,
     };
 
-    let mut reports = Vec::with_capacity(inputs.len());
+    // Outputs are chosen and checked for every input first; the files that pass go through
+    // one read ∥ network ∥ write pipeline (fauve_infer::batch), reports kept in input order.
+    let mut slots: Vec<Option<ImageReport>> = Vec::with_capacity(inputs.len());
+    let mut jobs = Vec::new();
+    let mut job_slots = Vec::new();
+    let mut videos = Vec::new();
     let mut claimed_outputs = BTreeSet::new();
     for input in inputs {
-        let report = match input {
-            Input::Missing { pattern, reason } => failed(PathBuf::from(pattern), None, reason),
-            Input::File(path) => stylize_one(
-                &mut model,
-                &path,
-                &destination,
-                &options,
-                &mut claimed_outputs,
-            ),
-        };
-        reports.push(report);
+        match input {
+            Input::Missing { pattern, reason } => {
+                slots.push(Some(failed(PathBuf::from(pattern), None, reason)));
+            }
+            Input::File(path) => match plan_output(&path, &destination, &mut claimed_outputs) {
+                Ok(output) => {
+                    let job = fauve_infer::Job {
+                        input: path,
+                        output,
+                    };
+                    if fauve_infer::video::is_video_path(&job.input) {
+                        videos.push((slots.len(), job));
+                    } else {
+                        job_slots.push(slots.len());
+                        jobs.push(job);
+                    }
+                    slots.push(None);
+                }
+                Err(reason) => slots.push(Some(failed(path, None, reason))),
+            },
+        }
     }
+    fauve_infer::stylize_files(&mut model, &jobs, &options, |j, result| {
+        let job = &jobs[j];
+        slots[job_slots[j]] = Some(image_report(job, result));
+    });
+    if !videos.is_empty() {
+        video::catch_interrupts();
+    }
+    let video_options = fauve_infer::video::VideoOptions {
+        max_size: args.max_size,
+        blend: options.blend,
+    };
+    for (slot, job) in videos {
+        slots[slot] = Some(if video::interrupted() {
+            failed(
+                job.input.clone(),
+                None,
+                format!("{}: not started: interrupted", job.input.display()),
+            )
+        } else {
+            let result = video::stylize(&mut model, &job.input, &job.output, &video_options);
+            video_report(&job, result)
+        });
+    }
+    let reports: Vec<ImageReport> = slots
+        .into_iter()
+        .map(|report| report.expect("every input has a report"))
+        .collect();
 
     let failed_count = reports.iter().filter(|r| r.error.is_some()).count();
     print_summary(&reports, failed_count);
     if args.json {
         let report = Report {
             model: model_path,
+            device: loaded.device.to_string(),
+            device_fallback: loaded.fallback,
             strength: options.blend.strength(),
             preserve_color: options.blend.preserve_color(),
             succeeded: reports.len() - failed_count,
@@ -194,47 +262,69 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })
 }
 
-fn stylize_one(
-    model: &mut StyleModel,
+/// The output for `input`, or why there is none (checked before anything is decoded).
+fn plan_output(
     input: &Path,
     destination: &Destination,
-    options: &StylizeOptions,
     claimed_outputs: &mut BTreeSet<PathBuf>,
-) -> ImageReport {
-    let output = match destination.output_for(input) {
-        Ok(output) => output,
-        Err(reason) => return failed(input.to_path_buf(), None, reason),
-    };
+) -> Result<PathBuf, String> {
+    let output = destination.output_for(input)?;
+    let (video_in, video_out) = (
+        fauve_infer::video::is_video_path(input),
+        fauve_infer::video::is_output_video_path(&output),
+    );
+    if video_in && !video_out {
+        return Err(format!(
+            "{}: a video's output must be a video (.{}), not {}",
+            input.display(),
+            fauve_infer::video::OUTPUT_VIDEO_EXTENSIONS.join(", ."),
+            output.display()
+        ));
+    }
+    if video_out && !video_in {
+        return Err(format!(
+            "{}: not a video (by its extension), so it cannot be written as {}",
+            input.display(),
+            output.display()
+        ));
+    }
     // Two inputs with the same stem (a/x.png, b/x.png) must not silently overwrite each other.
     if !claimed_outputs.insert(output.clone()) {
-        let reason = format!(
+        return Err(format!(
             "{}: output {} is already written by an earlier input",
             input.display(),
             output.display()
-        );
-        return failed(input.to_path_buf(), None, reason);
+        ));
     }
     if same_file(input, &output) {
-        let reason = format!(
+        return Err(format!(
             "{}: refusing to overwrite the input with its own output",
             input.display()
-        );
-        return failed(input.to_path_buf(), None, reason);
+        ));
     }
     if let Some(dir) = destination.directory()
         && let Err(e) = std::fs::create_dir_all(dir)
     {
-        let reason = format!("{}: cannot create output directory: {e}", dir.display());
-        return failed(input.to_path_buf(), None, reason);
+        return Err(format!(
+            "{}: cannot create output directory: {e}",
+            dir.display()
+        ));
     }
+    Ok(output)
+}
 
-    match fauve_infer::stylize_file(model, input, &output, options) {
+/// Prints one finished image's line (or error) and makes its report.
+fn image_report(
+    job: &fauve_infer::Job,
+    result: Result<fauve_infer::Stylized, fauve_infer::InferError>,
+) -> ImageReport {
+    match result {
         Ok(done) => {
             let t = done.times;
             eprintln!(
                 "{} → {} ({}×{}): decode {:.1} ms, run {:.1} ms, encode {:.1} ms",
-                input.display(),
-                output.display(),
+                job.input.display(),
+                job.output.display(),
                 done.width,
                 done.height,
                 t.decode_ms,
@@ -242,15 +332,54 @@ fn stylize_one(
                 t.encode_ms
             );
             ImageReport {
-                input: input.to_path_buf(),
-                output: Some(output),
+                input: job.input.clone(),
+                output: Some(job.output.clone()),
                 width: Some(done.width),
                 height: Some(done.height),
                 times: Some(t),
                 error: None,
+                video: None,
             }
         }
-        Err(e) => failed(input.to_path_buf(), None, e.to_string()),
+        Err(e) => failed(job.input.clone(), None, e.to_string()),
+    }
+}
+
+/// Prints one finished video's line (or error) and makes its report.
+fn video_report(
+    job: &fauve_infer::Job,
+    result: Result<fauve_infer::video::VideoStats, fauve_infer::InferError>,
+) -> ImageReport {
+    match result {
+        Ok(stats) => {
+            let per_frame = |ms: f64| ms / stats.frames as f64;
+            eprintln!(
+                "{} → {} ({}×{}, {} frames at {:.3} fps, audio {}): {:.1} s, {:.2} frames/s; \
+                 per frame: read {:.1} ms, run {:.1} ms, write {:.1} ms",
+                job.input.display(),
+                job.output.display(),
+                stats.width,
+                stats.height,
+                stats.frames,
+                stats.fps,
+                stats.audio,
+                stats.seconds,
+                stats.frames_per_second,
+                per_frame(stats.times.decode_ms),
+                per_frame(stats.times.run_ms),
+                per_frame(stats.times.encode_ms),
+            );
+            ImageReport {
+                input: job.input.clone(),
+                output: Some(job.output.clone()),
+                width: Some(stats.width),
+                height: Some(stats.height),
+                times: Some(stats.times),
+                error: None,
+                video: Some(stats),
+            }
+        }
+        Err(e) => failed(job.input.clone(), None, e.to_string()),
     }
 }
 
@@ -263,6 +392,7 @@ fn failed(input: PathBuf, output: Option<PathBuf>, reason: String) -> ImageRepor
         height: None,
         times: None,
         error: Some(reason),
+        video: None,
     }
 }
 
@@ -392,7 +522,9 @@ impl Destination {
                 output.display()
             );
         }
-        OutputFormat::from_path(output).with_context(|| "choosing the output format")?;
+        if !fauve_infer::video::is_output_video_path(output) {
+            OutputFormat::from_path(output).with_context(|| "choosing the output format")?;
+        }
         Ok(Destination::File(output.to_path_buf()))
     }
 
@@ -410,11 +542,15 @@ impl Destination {
                 let stem = input
                     .file_stem()
                     .ok_or_else(|| format!("{}: input has no file name", input.display()))?;
-                let extension = input
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .filter(|e| OutputFormat::from_extension(e).is_some())
-                    .map_or_else(|| "png".to_string(), str::to_ascii_lowercase);
+                let extension = if fauve_infer::video::is_video_path(input) {
+                    fauve_infer::video::output_extension_for(input)
+                } else {
+                    input
+                        .extension()
+                        .and_then(|e| e.to_str())
+                        .filter(|e| OutputFormat::from_extension(e).is_some())
+                        .map_or_else(|| "png".to_string(), str::to_ascii_lowercase)
+                };
                 let mut name = stem.to_os_string();
                 name.push(".");
                 name.push(extension);
@@ -439,6 +575,14 @@ mod tests {
             dir.output_for(Path::new("scan.tiff")).unwrap(),
             PathBuf::from("out/scan.png")
         );
+        assert_eq!(
+            dir.output_for(Path::new("clip.MOV")).unwrap(),
+            PathBuf::from("out/clip.mov")
+        );
+        assert_eq!(
+            dir.output_for(Path::new("old.avi")).unwrap(),
+            PathBuf::from("out/old.mp4")
+        );
     }
 
     #[test]
@@ -453,6 +597,10 @@ mod tests {
             Destination::Directory("outdir".into())
         );
         assert!(Destination::choose(Some(Path::new("x.gif")), 1).is_err());
+        assert_eq!(
+            Destination::choose(Some(Path::new("x.mp4")), 1).unwrap(),
+            Destination::File("x.mp4".into())
+        );
         assert_eq!(
             Destination::choose(None, 1).unwrap(),
             Destination::Directory(DEFAULT_OUTPUT_DIR.into())
