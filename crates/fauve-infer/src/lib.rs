@@ -10,7 +10,9 @@
 //! - [`batch`]: many images as a pipeline (read ∥ network ∥ write), in order;
 //! - [`device`]: `--device cuda`, falling back to the CPU with the reason when unavailable;
 //! - [`video`]: videos through ffmpeg (probe, decode pipe, the same pipeline, encode, audio);
-//! - [`postprocess`]: `--preserve-color` and `--strength`, the photo blended back in.
+//! - [`postprocess`]: `--preserve-color` and `--strength`, the photo blended back in;
+//! - [`tiling`]: large images in overlapping tiles, instance norms with whole-image
+//!   statistics ([`onnx_proto`]: the ONNX messages used to rewrite the graph).
 
 pub mod batch;
 pub mod convert;
@@ -19,14 +21,16 @@ pub mod device;
 pub mod encode;
 pub mod error;
 pub mod model;
+pub mod onnx_proto;
 pub mod pipeline;
 pub mod postprocess;
 pub mod runtime;
 pub mod styles;
 pub mod tensor;
+pub mod tiling;
+pub mod video;
 #[cfg(test)]
 mod test_models;
-pub mod video;
 
 pub use batch::{Job, stylize_files};
 pub use decode::{DEFAULT_MAX_PIXELS, DecodeOptions, DecodedImage};
@@ -36,3 +40,6 @@ pub use model::{Device, Dim, MIN_SIDE, ModelInfo, SessionOptions, StyleModel, Te
 pub use pipeline::{StageTimes, StylizeOptions, Stylized, stylize_bytes, stylize_file};
 pub use postprocess::{BlendOptions, InvalidStrength};
 pub use tensor::ImageTensor;
+pub use tiling::{
+    DEFAULT_OVERLAP, DEFAULT_TILE, DEFAULT_TILE_ABOVE_PIXELS, TiledTimes, TilingOptions,
+};

@@ -15,6 +15,7 @@ use ort::value::{TensorElementType, TensorRef, ValueType};
 use crate::error::InferError;
 use crate::runtime::runtime;
 use crate::tensor::ImageTensor;
+use crate::tiling::{TiledModel, TiledTimes, TilingOptions, stylize_tiled};
 
 /// Smallest side accepted by a model with dynamic spatial dims. The Johnson network's first
 /// layer reflection-pads by 4 (which needs at least 5 pixels) and downsamples twice by 2, so
@@ -103,6 +104,14 @@ pub struct StyleModel {
     input: TensorSpec,
     output: TensorSpec,
     metadata: BTreeMap<String, String>,
+    /// Kept to build the tiling sessions on first use.
+    session_options: SessionOptions,
+    /// When [`StyleModel::run`] cuts images into tiles.
+    tiling: TilingOptions,
+    /// The statistics and tile graphs, built on the first tiled image.
+    tiled: Option<TiledModel>,
+    /// What the latest `run` did if it tiled.
+    last_tiled: Option<TiledTimes>,
 }
 
 impl fmt::Debug for StyleModel {
@@ -132,7 +141,75 @@ impl StyleModel {
             input,
             output,
             metadata,
+            session_options: options.clone(),
+            tiling: TilingOptions::default(),
+            tiled: None,
+            last_tiled: None,
         })
+    }
+
+    /// Whether images can be tiled: the model's height and width are dynamic. (A fixed-size
+    /// model runs at its own size whatever the photo's, so it never needs tiling.)
+    pub fn supports_tiling(&self) -> bool {
+        self.fixed_size() == (None, None)
+    }
+
+    /// Sets when [`StyleModel::run`] tiles (default: automatically above
+    /// [`crate::DEFAULT_TILE_ABOVE_PIXELS`]); refuses an invalid combination.
+    pub fn set_tiling(&mut self, tiling: TilingOptions) -> Result<(), InferError> {
+        tiling.validate().map_err(|reason| InferError::Inference {
+            path: self.path.clone(),
+            reason,
+        })?;
+        if tiling.tile.is_some_and(|t| t > 0) && !self.supports_tiling() {
+            tracing::warn!(
+                model = %self.path.display(),
+                "the model's input size is fixed ({}): it runs at that size, --tile is ignored",
+                self.input.shape_string()
+            );
+        }
+        self.tiling = tiling;
+        Ok(())
+    }
+
+    pub fn tiling(&self) -> &TilingOptions {
+        &self.tiling
+    }
+
+    /// Tile side, tile count and pass times of the latest [`StyleModel::run`], if it tiled.
+    pub fn last_tiled(&self) -> Option<TiledTimes> {
+        self.last_tiled
+    }
+
+    /// The model rewritten for tiling (see [`crate::tiling`]), built on first use.
+    pub fn tiled(&mut self) -> Result<&mut TiledModel, InferError> {
+        if self.tiled.is_none() {
+            let cannot_tile = |reason: String| InferError::Inference {
+                path: self.path.clone(),
+                reason: format!("cannot be tiled: {reason}"),
+            };
+            if !self.supports_tiling() {
+                return Err(cannot_tile(format!(
+                    "its input size is fixed ({})",
+                    self.input.shape_string()
+                )));
+            }
+            let bytes = std::fs::read(&self.path).map_err(|source| InferError::Read {
+                path: self.path.clone(),
+                source,
+            })?;
+            let runtime = runtime()?;
+            let options = self.session_options.clone();
+            let tiled = TiledModel::build(&bytes, &self.input.name, &self.output.name, |graph| {
+                let builder = Session::builder(&runtime.environment).map_err(|e| e.to_string())?;
+                let mut builder = configure(builder, &options).map_err(|e| e.to_string())?;
+                builder.commit_from_memory(graph).map_err(|e| e.to_string())
+            })
+            .map_err(cannot_tile)?;
+            tracing::debug!(model = %self.path.display(), norms = tiled.norm_count(), "tiling sessions built");
+            self.tiled = Some(tiled);
+        }
+        Ok(self.tiled.as_mut().expect("built above"))
     }
 
     pub fn path(&self) -> &Path {
@@ -184,8 +261,26 @@ impl StyleModel {
 
     /// Runs the network on one image. The output is the raw network output (not clamped),
     /// at the input's size: a fixed-size model gets the image resized to its size and its
-    /// output resized back.
+    /// output resized back. A model with dynamic size runs large images (or all, as
+    /// [`StyleModel::set_tiling`] says) in tiles, normalised with whole-image statistics.
     pub fn run(&mut self, input: &ImageTensor) -> Result<ImageTensor, InferError> {
+        self.last_tiled = None;
+        if self.supports_tiling()
+            && let Some(tile) = self.tiling.tile_for(input.width, input.height)
+        {
+            let tiling = self.tiling;
+            let path = self.path.clone();
+            let tiled = self.tiled()?;
+            let (output, times) = stylize_tiled(tiled, input, tile, &tiling).map_err(|reason| {
+                InferError::Inference {
+                    path,
+                    reason: format!("tiled run failed: {reason}"),
+                }
+            })?;
+            tracing::debug!(?times, "tiled run");
+            self.last_tiled = Some(times);
+            return Ok(output);
+        }
         let (fixed_w, fixed_h) = self.fixed_size();
         let run_w = fixed_w.unwrap_or(input.width);
         let run_h = fixed_h.unwrap_or(input.height);
