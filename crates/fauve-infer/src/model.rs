@@ -277,7 +277,16 @@ impl StyleModel {
                     reason: format!("tiled run failed: {reason}"),
                 }
             })?;
-            tracing::debug!(?times, "tiled run");
+            tracing::info!(
+                "tiled {}×{}: {} tiles of {} px (overlap {}), statistics pass {:.0} ms, tiles {:.0} ms",
+                input.width,
+                input.height,
+                times.tile_count,
+                tile,
+                times.overlap,
+                times.statistics_ms,
+                times.tiles_ms
+            );
             self.last_tiled = Some(times);
             return Ok(output);
         }

@@ -109,6 +109,21 @@ pub struct Args {
     #[arg(long)]
     preserve_color: bool,
 
+    /// Run images in N×N tiles (overlapping, blended, instance norms with whole-image
+    /// statistics), which bounds memory: 0 never tiles. Default: 1024² tiles for images over
+    /// --tile-above pixels.
+    #[arg(long, value_name = "N")]
+    tile: Option<u32>,
+
+    /// Tile images with more pixels than this automatically. Also the pixel budget of the
+    /// whole-image statistics pass: larger images are downscaled for it.
+    #[arg(long, value_name = "PIXELS", default_value_t = fauve_infer::DEFAULT_TILE_ABOVE_PIXELS)]
+    tile_above: u64,
+
+    /// Pixels shared by neighbouring tiles (blended in the middle, margins discarded).
+    #[arg(long, value_name = "N", default_value_t = fauve_infer::DEFAULT_OVERLAP)]
+    tile_overlap: u32,
+
     /// Print a machine-readable report on stdout.
     #[arg(long)]
     json: bool,
@@ -172,6 +187,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         eprintln!("warning: {message}");
     }
     let mut model = loaded.model;
+    model.set_tiling(fauve_infer::TilingOptions {
+        tile: args.tile,
+        above_pixels: args.tile_above,
+        overlap: args.tile_overlap,
+        per_tile_statistics: false,
+    })?;
     let options = StylizeOptions {
         decode: DecodeOptions {
             max_pixels: args.max_pixels,
