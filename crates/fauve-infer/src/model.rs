@@ -15,7 +15,7 @@ use ort::value::{TensorElementType, TensorRef, ValueType};
 use crate::error::InferError;
 use crate::runtime::runtime;
 use crate::tensor::ImageTensor;
-use crate::tiling::{TiledModel, TiledTimes, TilingOptions, stylize_tiled};
+use crate::tiling::{GraphRole, TiledModel, TiledTimes, TilingOptions, stylize_tiled};
 
 /// Smallest side accepted by a model with dynamic spatial dims. The Johnson network's first
 /// layer reflection-pads by 4 (which needs at least 5 pixels) and downsamples twice by 2, so
@@ -200,11 +200,29 @@ impl StyleModel {
             })?;
             let runtime = runtime()?;
             let options = self.session_options.clone();
-            let tiled = TiledModel::build(&bytes, &self.input.name, &self.output.name, |graph| {
-                let builder = Session::builder(&runtime.environment).map_err(|e| e.to_string())?;
-                let mut builder = configure(builder, &options).map_err(|e| e.to_string())?;
-                builder.commit_from_memory(graph).map_err(|e| e.to_string())
-            })
+            let tiled = TiledModel::build(
+                &bytes,
+                &self.input.name,
+                &self.output.name,
+                |graph, role| {
+                    let builder =
+                        Session::builder(&runtime.environment).map_err(|e| e.to_string())?;
+                    let mut builder = configure(builder, &options).map_err(|e| e.to_string())?;
+                    if role == GraphRole::Statistics && options.device == Device::Cpu {
+                        // One run on the largest image of all (up to the pixel budget): give
+                        // its memory back afterwards instead of keeping it in an arena.
+                        builder = builder
+                            .with_memory_pattern(false)
+                            .and_then(|b| {
+                                b.with_execution_providers([ort::ep::CPU::default()
+                                    .with_arena_allocator(false)
+                                    .build()])
+                            })
+                            .map_err(|e| e.to_string())?;
+                    }
+                    builder.commit_from_memory(graph).map_err(|e| e.to_string())
+                },
+            )
             .map_err(cannot_tile)?;
             tracing::debug!(model = %self.path.display(), norms = tiled.norm_count(), "tiling sessions built");
             self.tiled = Some(tiled);

@@ -570,6 +570,15 @@ fn rewrite(bytes: &[u8]) -> Result<Rewritten, String> {
 // Running
 // ---------------------------------------------------------------------------------------
 
+/// Which of the two rewritten graphs a session is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphRole {
+    /// Pass 1: run once per image, on up to the pixel budget.
+    Statistics,
+    /// Pass 2: run once per tile, on tiles of one size.
+    Tiles,
+}
+
 /// A style network rewritten for tiling: its statistics and tile sessions.
 pub struct TiledModel {
     stats: Session,
@@ -597,11 +606,13 @@ impl TiledModel {
         bytes: &[u8],
         input_name: &str,
         output_name: &str,
-        mut session: impl FnMut(&[u8]) -> Result<Session, String>,
+        mut session: impl FnMut(&[u8], GraphRole) -> Result<Session, String>,
     ) -> Result<TiledModel, String> {
         let rewritten = rewrite(bytes)?;
-        let stats = session(&rewritten.stats).map_err(|e| format!("statistics graph: {e}"))?;
-        let tile = session(&rewritten.tile).map_err(|e| format!("tile graph: {e}"))?;
+        let stats = session(&rewritten.stats, GraphRole::Statistics)
+            .map_err(|e| format!("statistics graph: {e}"))?;
+        let tile =
+            session(&rewritten.tile, GraphRole::Tiles).map_err(|e| format!("tile graph: {e}"))?;
         Ok(TiledModel {
             stats,
             tile,
