@@ -444,3 +444,33 @@ fn an_unavailable_cuda_device_falls_back_to_the_cpu_with_the_reason() {
         "the warning and the report give the same reason"
     );
 }
+
+#[test]
+fn a_rotated_video_comes_out_upright() {
+    if !have_ffmpeg("a_rotated_video_comes_out_upright") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let stored = dir.path().join("stored.mp4");
+    ffmpeg(&format!(
+        "-f lavfi -i testsrc2=size=96x64:rate=10:duration=0.5 -c:v libx264 -pix_fmt yuv420p {}",
+        stored.display()
+    ));
+    // The same frames, tagged to be shown turned by 90° (as phones record portrait video).
+    let rotated = dir.path().join("rotated.mp4");
+    ffmpeg(&format!(
+        "-i {} -c copy -metadata:s:v:0 rotate=90 {}",
+        stored.display(),
+        rotated.display()
+    ));
+    let out = dir.path().join("out.mp4");
+    let output = stylize(&[rotated.as_os_str(), "-o".as_ref(), out.as_os_str()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let got = probe(&out);
+    let video = streams(&got, "video");
+    assert_eq!(
+        (video[0]["width"].as_u64(), video[0]["height"].as_u64()),
+        (Some(64), Some(96))
+    );
+    assert_eq!(number(&video[0]["nb_read_frames"]), 5.0);
+}
