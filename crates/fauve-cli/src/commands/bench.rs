@@ -98,14 +98,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
         intra_threads: args.threads,
         device: args.device,
     };
-    let mut model = StyleModel::load(&model_path, &options)?;
+    let loaded = fauve_infer::device::load_with_fallback(&model_path, &options)?;
+    if let Some(message) = &loaded.fallback {
+        eprintln!("warning: {message}");
+    }
+    let mut model = loaded.model;
     let threads = args
         .threads
         .map_or_else(|| "ORT default".to_string(), |n| n.to_string());
     eprintln!(
         "benchmarking {} on {} ({} threads, {} warm-up + {} timed runs per size, e2e encodes {:?})",
         model_path.display(),
-        args.device,
+        loaded.device,
         threads,
         args.warmup,
         args.runs,
