@@ -982,3 +982,178 @@ mod tests {
         );
     }
 }
+
+/// The graph rewrite on a one-norm model, through ONNX Runtime, for both ways opsets pass
+/// `ReduceMean`'s axes (needs ONNX Runtime, like the CLI).
+#[cfg(test)]
+mod runtime_tests {
+    use super::*;
+    use crate::onnx_proto::OperatorSetIdProto;
+
+    const GAMMA: [f32; 3] = [1.5, -0.5, 2.0];
+    const BETA: [f32; 3] = [10.0, 0.0, -3.0];
+    const EPSILON: f32 = 1e-3;
+
+    fn floats(name: &str, values: &[f32]) -> TensorProto {
+        TensorProto {
+            dims: vec![values.len() as i64],
+            data_type: Some(data_type::FLOAT),
+            name: name.into(),
+            raw_data: Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            ..Default::default()
+        }
+    }
+
+    fn image_info(name: &str) -> ValueInfoProto {
+        let dim = |value| tensor_shape_proto::Dimension {
+            value: Some(value),
+            denotation: String::new(),
+        };
+        use tensor_shape_proto::dimension::Value::{DimParam, DimValue};
+        let mut info = value_info(name, None);
+        if let Some(type_proto::Value::TensorType(t)) =
+            info.r#type.as_mut().and_then(|t| t.value.as_mut())
+        {
+            t.shape = Some(TensorShapeProto {
+                dim: vec![
+                    dim(DimParam("batch".into())),
+                    dim(DimValue(3)),
+                    dim(DimParam("height".into())),
+                    dim(DimParam("width".into())),
+                ],
+            });
+        }
+        info
+    }
+
+    /// input → InstanceNormalization(γ, β, ε) → output.
+    fn norm_model(opset: i64) -> Vec<u8> {
+        let mut norm = node(
+            "InstanceNormalization",
+            "in1",
+            &["input", "g", "b"],
+            "output",
+            vec![],
+        );
+        norm.attribute.push(AttributeProto {
+            name: "epsilon".into(),
+            r#type: Some(AttributeType::Float as i32),
+            f: Some(EPSILON),
+            ..Default::default()
+        });
+        ModelProto {
+            ir_version: Some(8),
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: Some(opset),
+            }],
+            producer_name: "tiling-tests".into(),
+            graph: Some(GraphProto {
+                node: vec![norm],
+                name: "norm".into(),
+                initializer: vec![floats("g", &GAMMA), floats("b", &BETA)],
+                input: vec![image_info("input")],
+                output: vec![image_info("output")],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    fn build(opset: i64) -> TiledModel {
+        let runtime = crate::runtime::runtime().expect("ONNX Runtime");
+        TiledModel::build(&norm_model(opset), "input", "output", |graph, _| {
+            Session::builder(&runtime.environment)
+                .map_err(|e| e.to_string())?
+                .with_intra_threads(1)
+                .map_err(|e| e.to_string())?
+                .commit_from_memory(graph)
+                .map_err(|e| e.to_string())
+        })
+        .expect("rewrite and build")
+    }
+
+    fn picture(width: u32, height: u32) -> ImageTensor {
+        let data = (0..3 * width * height)
+            .map(|i| {
+                let (c, p) = (i / (width * height), i % (width * height));
+                let (x, y) = (p % width, p / width);
+                // A gradient (tiles differ) with some texture.
+                (x + y + c * 20) as f32 + ((x * 7 + y * 3) % 11) as f32
+            })
+            .collect();
+        ImageTensor::new(width, height, data)
+    }
+
+    /// The instance norm of `image` over the whole image, computed here.
+    fn expected(image: &ImageTensor) -> (Vec<NormStats>, ImageTensor) {
+        let plane = (image.width * image.height) as usize;
+        let mut mean = Vec::new();
+        let mut var = Vec::new();
+        let mut out = Vec::new();
+        for (c, values) in image.data.chunks_exact(plane).enumerate() {
+            let m = values.iter().map(|&v| f64::from(v)).sum::<f64>() / plane as f64;
+            let v = values
+                .iter()
+                .map(|&x| (f64::from(x) - m).powi(2))
+                .sum::<f64>()
+                / plane as f64;
+            mean.push(m as f32);
+            var.push(v as f32);
+            let inv = 1.0 / (v + f64::from(EPSILON)).sqrt();
+            out.extend(values.iter().map(|&x| {
+                ((f64::from(x) - m) * inv * f64::from(GAMMA[c]) + f64::from(BETA[c])) as f32
+            }));
+        }
+        (
+            vec![NormStats { mean, var }],
+            ImageTensor::new(image.width, image.height, out),
+        )
+    }
+
+    #[test]
+    fn statistics_and_tiles_reproduce_the_whole_image_norm_for_opsets_17_and_18() {
+        for opset in [17, 18] {
+            let mut model = build(opset);
+            assert_eq!(model.norm_count(), 1);
+            let image = picture(150, 97);
+            let (stats, whole) = expected(&image);
+            let got = model.statistics(&image).unwrap();
+            for (a, b) in got[0].mean.iter().zip(&stats[0].mean) {
+                assert!((a - b).abs() < 1e-3, "opset {opset}: mean {a} vs {b}");
+            }
+            for (a, b) in got[0].var.iter().zip(&stats[0].var) {
+                assert!((a - b).abs() / b < 1e-4, "opset {opset}: var {a} vs {b}");
+            }
+            // A pointwise network once the statistics are fixed: tiles give the whole-image
+            // result exactly, wherever the seams are.
+            let options = TilingOptions {
+                tile: Some(64),
+                overlap: 16,
+                ..TilingOptions::default()
+            };
+            let (tiled, times) = stylize_tiled(&mut model, &image, 64, &options).unwrap();
+            assert_eq!(
+                times.tile_count,
+                spans(150, 64, 16).len() * spans(97, 64, 16).len()
+            );
+            assert!(tiled.max_abs_diff(&whole) < 1e-3, "opset {opset}");
+            // Per-tile statistics differ (the gradient makes every tile's mean different).
+            let naive = TilingOptions {
+                per_tile_statistics: true,
+                ..options
+            };
+            let (naive, _) = stylize_tiled(&mut model, &image, 64, &naive).unwrap();
+            assert!(naive.max_abs_diff(&whole) > 1.0);
+        }
+    }
+
+    #[test]
+    fn a_norm_without_constant_parameters_cannot_be_tiled() {
+        let mut model = ModelProto::decode(norm_model(17).as_slice()).unwrap();
+        model.graph.as_mut().unwrap().initializer.clear();
+        let err = rewrite(&model.encode_to_vec()).err().unwrap();
+        assert!(err.contains("not a float initializer"), "{err}");
+    }
+}
