@@ -50,6 +50,11 @@ pub struct Args {
     /// Output format encoded by the end-to-end measurement.
     #[arg(long, default_value = "jpg", value_parser = parse_format)]
     format: OutputFormat,
+
+    /// Time tiled runs with N×N tiles (as `fauve stylize --tile N`; 0 never tiles). Default:
+    /// stylize's automatic tiling, which starts above 2048².
+    #[arg(long, value_name = "N")]
+    tile: Option<u32>,
 }
 
 fn parse_format(s: &str) -> Result<OutputFormat, String> {
@@ -103,6 +108,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         eprintln!("warning: {message}");
     }
     let mut model = loaded.model;
+    model.set_tiling(fauve_infer::TilingOptions {
+        tile: args.tile,
+        ..Default::default()
+    })?;
     let threads = args
         .threads
         .map_or_else(|| "ORT default".to_string(), |n| n.to_string());
