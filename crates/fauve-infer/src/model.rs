@@ -112,6 +112,8 @@ pub struct StyleModel {
     tiled: Option<TiledModel>,
     /// What the latest `run` did if it tiled.
     last_tiled: Option<TiledTimes>,
+    /// Automatic tiling found the model cannot be tiled (and said so once).
+    tiling_unavailable: bool,
 }
 
 impl fmt::Debug for StyleModel {
@@ -145,6 +147,7 @@ impl StyleModel {
             tiling: TilingOptions::default(),
             tiled: None,
             last_tiled: None,
+            tiling_unavailable: false,
         })
     }
 
@@ -179,6 +182,24 @@ impl StyleModel {
     /// Tile side, tile count and pass times of the latest [`StyleModel::run`], if it tiled.
     pub fn last_tiled(&self) -> Option<TiledTimes> {
         self.last_tiled
+    }
+
+    /// Builds the tiling sessions if needed; `false` when automatic tiling must fall back to
+    /// one run because this model cannot be tiled (warned once). Explicit `--tile` fails.
+    fn tiled_or_fallback(&mut self) -> Result<bool, InferError> {
+        if self.tiling_unavailable {
+            return Ok(false);
+        }
+        let built = self.tiled().map(|_| ());
+        match built {
+            Ok(()) => Ok(true),
+            Err(e) if self.tiling.tile.is_none() => {
+                tracing::warn!("{e}; running whole images instead");
+                self.tiling_unavailable = true;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The model rewritten for tiling (see [`crate::tiling`]), built on first use.
@@ -285,10 +306,11 @@ impl StyleModel {
         self.last_tiled = None;
         if self.supports_tiling()
             && let Some(tile) = self.tiling.tile_for(input.width, input.height)
+            && self.tiled_or_fallback()?
         {
             let tiling = self.tiling;
             let path = self.path.clone();
-            let tiled = self.tiled()?;
+            let tiled = self.tiled.as_mut().expect("built by tiled_or_fallback");
             let (output, times) = stylize_tiled(tiled, input, tile, &tiling).map_err(|reason| {
                 InferError::Inference {
                     path,
