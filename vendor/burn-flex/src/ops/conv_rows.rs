@@ -33,21 +33,48 @@ pub(crate) trait ConvElement:
 {
     const DTYPE: DType;
     fn one() -> Self;
+    /// Runs `f` on a buffer of `len` elements with arbitrary (stale but initialised) contents,
+    /// reused across calls on this thread: the im2col buffers are rewritten in full by every
+    /// chunk, and fresh multi-megabyte allocations cost page clearing and memset each time.
+    fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
 }
 
-impl ConvElement for f32 {
-    const DTYPE: DType = DType::F32;
-    fn one() -> Self {
-        1.0
-    }
+macro_rules! conv_element {
+    ($t:ty, $dtype:expr, $cell:ident) => {
+        #[cfg(feature = "std")]
+        std::thread_local! {
+            static $cell: core::cell::RefCell<Vec<$t>> = const { core::cell::RefCell::new(Vec::new()) };
+        }
+
+        impl ConvElement for $t {
+            const DTYPE: DType = $dtype;
+            fn one() -> Self {
+                1.0
+            }
+            fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+                #[cfg(feature = "std")]
+                {
+                    $cell.with(|cell| match cell.try_borrow_mut() {
+                        Ok(mut buffer) => {
+                            if buffer.len() < len {
+                                buffer.resize(len, 0.0);
+                            }
+                            f(&mut buffer[..len])
+                        }
+                        // Re-entered on this thread (rayon can run another job while a
+                        // gemm waits): fall back to a fresh buffer.
+                        Err(_) => f(&mut vec![0.0; len]),
+                    })
+                }
+                #[cfg(not(feature = "std"))]
+                f(&mut vec![0.0; len])
+            }
+        }
+    };
 }
 
-impl ConvElement for f64 {
-    const DTYPE: DType = DType::F64;
-    fn one() -> Self {
-        1.0
-    }
-}
+conv_element!(f32, DType::F32, SCRATCH_F32);
+conv_element!(f64, DType::F64, SCRATCH_F64);
 
 /// Sizes of one 2-D convolution. `pad_*` are the leading (top/left) paddings.
 #[derive(Clone, Copy, Debug)]
@@ -297,7 +324,9 @@ pub(crate) fn conv2d<T: ConvElement>(
     let bias: Option<&[T]> = bias.as_ref().map(|b| b.storage());
     let (k, cpg, opg) = (g.k(), g.cin_per_group(), g.cout_per_group());
     let out_plane = g.ho * g.wo;
-    let mut out = scratch::<T>(g.batch * g.c_out * out_plane);
+    // Left uninitialised: every chunk's gemm overwrites its rows of every output plane.
+    let total = g.batch * g.c_out * out_plane;
+    let mut out: Vec<T> = Vec::with_capacity(total);
     let rows = g.rows_per_chunk::<T>();
     let chunks = g.ho.div_ceil(rows);
     let out_ptr = SharedMut(out.as_mut_ptr());
@@ -306,10 +335,9 @@ pub(crate) fn conv2d<T: ConvElement>(
         let (b, y0) = (job / chunks, (job % chunks) * rows);
         let y1 = (y0 + rows).min(g.ho);
         let n = (y1 - y0) * g.wo;
-        let mut col = scratch::<T>(k * n);
-        for group in 0..g.groups {
+        T::with_scratch(k * n, |col| for group in 0..g.groups {
             let img = &xs[(b * g.c_in + group * cpg) * g.h * g.w..][..cpg * g.h * g.w];
-            im2col_rows(&g, img, y0, y1, &mut col);
+            im2col_rows(&g, img, y0, y1, col);
             let first_out = b * g.c_out + group * opg;
             // Safety: each job writes only rows y0..y1 of its own image's output planes.
             unsafe {
@@ -333,8 +361,10 @@ pub(crate) fn conv2d<T: ConvElement>(
                     }
                 }
             }
-        }
+        });
     });
+    // Safety: the jobs above wrote all `total` elements through `out_ptr`.
+    unsafe { out.set_len(total) };
     output_tensor(out, [g.batch, g.c_out, g.ho, g.wo])
 }
 
@@ -358,10 +388,9 @@ pub(crate) fn conv2d_weight_backward<T: ConvElement>(
         let (b, y0) = (job / chunks, (job % chunks) * rows);
         let y1 = (y0 + rows).min(g.ho);
         let n = (y1 - y0) * g.wo;
-        let mut col = scratch::<T>(k * n);
-        for group in 0..g.groups {
+        T::with_scratch(k * n, |col| for group in 0..g.groups {
             let img = &xs[(b * g.c_in + group * cpg) * g.h * g.w..][..cpg * g.h * g.w];
-            im2col_rows(&g, img, y0, y1, &mut col);
+            im2col_rows(&g, img, y0, y1, col);
             let first_out = b * g.c_out + group * opg;
             // Safety: `acc` is this worker's own; all reads are in bounds by construction.
             unsafe {
@@ -377,7 +406,7 @@ pub(crate) fn conv2d_weight_backward<T: ConvElement>(
                     gemm::Parallelism::None,
                 );
             }
-        }
+        });
         acc
     };
     let jobs = g.batch * chunks;
@@ -460,8 +489,7 @@ pub(crate) fn conv2d_x_backward<T: ConvElement>(
         while y0 < g.ho {
             let y1 = (y0 + rows).min(g.ho);
             let n = (y1 - y0) * g.wo;
-            let mut col = scratch::<T>(k * n);
-            for group in 0..g.groups {
+            T::with_scratch(k * n, |col| for group in 0..g.groups {
                 let first_out = b * g.c_out + group * opg;
                 // Safety: reads of W and G stay in bounds; `col` is k × n.
                 unsafe {
@@ -478,8 +506,8 @@ pub(crate) fn conv2d_x_backward<T: ConvElement>(
                     );
                 }
                 let dgroup = &mut dimg[group * cpg * g.h * g.w..][..cpg * g.h * g.w];
-                col2im_rows(&g, &col, y0, y1, dgroup);
-            }
+                col2im_rows(&g, col, y0, y1, dgroup);
+            });
             y0 = y1;
         }
     };
