@@ -728,13 +728,13 @@ fn styles_are_found_by_name_and_unknown_ones_list_the_available() {
     let output = fauve()
         .current_dir(dir.path())
         .env("FAUVE_MODELS", &models)
-        .args(["stylize", "--style", "udnie"])
+        .args(["stylize", "--style", "no_such_style"])
         .arg(&input)
         .output()
         .unwrap();
     assert!(!output.status.success());
     let err = stderr(&output);
-    assert!(err.contains("udnie") && err.contains("candy"), "{err}");
+    assert!(err.contains("no_such_style") && err.contains("candy"), "{err}");
 }
 
 #[test]
