@@ -9,14 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+mod common;
+use common::{fauve, files_in, stderr};
+
 use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 
-fn fauve() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fauve"));
-    // Keep the tests independent of the developer's environment.
-    command.env_remove("FAUVE_MODELS").env_remove("RUST_LOG");
-    command
-}
 
 /// Directory holding the models exported once for all tests (kept for the test run).
 fn fixtures() -> &'static Path {
@@ -97,9 +94,6 @@ fn stylize(args: &[&std::ffi::OsStr]) -> Output {
         .expect("run fauve stylize")
 }
 
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// A colourful test picture of any size.
 fn picture(width: u32, height: u32) -> RgbImage {
@@ -123,18 +117,6 @@ fn dims(path: &Path) -> (u32, u32) {
     (image.width(), image.height())
 }
 
-/// Files in `dir` (empty if it does not exist), to prove nothing was left behind.
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
 
 /// Asserts a failed run: non-zero exit, stderr naming `name` and containing `reason`, and
 /// no file at all in `out_dir`.

@@ -5,14 +5,12 @@ use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
 
-fn fauve() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fauve"));
-    command.env_remove("FAUVE_MODELS").env_remove("RUST_LOG");
-    command
-}
+mod common;
+use common::{fauve, shipped_model};
+
 
 fn model() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/starry_night.onnx")
+    shipped_model("starry_night")
 }
 
 /// An odd-sized picture with structure: gradients, a disc and stripes.

@@ -8,18 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn fauve() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fauve"));
-    command
-        .env_remove("FAUVE_MODELS")
-        .env_remove("RUST_LOG")
-        .env_remove("FAUVE_FFMPEG")
-        .env_remove("FAUVE_FFPROBE");
-    command
-}
+mod common;
+use common::{fauve, files_in, shipped_model, stderr};
+
 
 fn starry_night() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/starry_night.onnx")
+    shipped_model("starry_night")
 }
 
 fn stylize(args: &[&std::ffi::OsStr]) -> Output {
@@ -32,9 +26,6 @@ fn stylize(args: &[&std::ffi::OsStr]) -> Output {
         .expect("run fauve stylize")
 }
 
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -110,18 +101,6 @@ fn number(value: &serde_json::Value) -> f64 {
         .unwrap_or_else(|| panic!("not a number: {value}"))
 }
 
-/// Files in `dir`, to prove nothing (not even a temporary file) was left behind.
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
 
 #[test]
 fn a_video_keeps_its_frame_count_duration_and_audio() {
