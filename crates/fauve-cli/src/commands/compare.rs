@@ -28,7 +28,7 @@ use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::device::DeviceArg;
-use super::optimize::{InitArg, LossArgs, OptimizerArg, load_image, load_loss};
+use super::optimize::{InitArg, LossArgs, OptimizerArg, load_image, load_loss, load_style_image};
 use super::stylize::ModelSource;
 use grid::{Cell, write_grid};
 
@@ -82,13 +82,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let config = args.loss.apply(base);
 
     let device = args.device.burn_device()?;
+    // The grid shows the painting at the photos' size; the loss gets it as training did.
     let style = load_image(&args.style_image, args.size).context("style image")?;
     let style_file = "style.png".to_string();
     fauve_infer::encode::write_image(&dir.join(&style_file), &tensor_to_rgb(&style), None)?;
+    let style_for_loss =
+        load_style_image(&args.style_image, args.size, &config).context("style image")?;
     let loss = load_loss(
         config.clone(),
         &args.loss.weights,
-        &style,
+        &style_for_loss,
         &device.clone().autodiff(),
     )?;
     let options = OptimizeOptions {

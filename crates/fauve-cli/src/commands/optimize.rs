@@ -118,8 +118,26 @@ pub fn load_loss(
 
 /// Reads an image (EXIF-upright), shrunk so its longest side is at most `size`.
 pub fn load_image(path: &Path, size: u32) -> Result<ImageTensor> {
+    decode(path, Some(size))
+}
+
+/// The painting as the loss must see it. With a `style_size` (the zoo's configs use 512) the
+/// loss resizes the painting itself, from full resolution, exactly as training did: reading it
+/// at `--size` first and letting the loss enlarge it again would score every image against a
+/// blurred painting, a different target from the one the model was trained on (it made the
+/// fast models' style losses 5–8× their training values). Without a `style_size`, Gatys et
+/// al.'s convention: the painting at the content's scale.
+pub fn load_style_image(
+    path: &Path,
+    size: u32,
+    config: &PerceptualLossConfig,
+) -> Result<ImageTensor> {
+    decode(path, config.style_size.is_none().then_some(size))
+}
+
+fn decode(path: &Path, max_size: Option<u32>) -> Result<ImageTensor> {
     let options = DecodeOptions {
-        max_size: Some(size),
+        max_size,
         ..DecodeOptions::default()
     };
     let decoded = fauve_infer::decode::decode_file(path, &options)?;
@@ -206,8 +224,8 @@ impl Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let device = args.device.burn_device()?;
     let content = load_image(&args.content, args.size).context("content image")?;
-    let style = load_image(&args.style, args.size).context("style image")?;
     let config = args.loss.apply(args.loss.preset_config());
+    let style = load_style_image(&args.style, args.size, &config).context("style image")?;
     let loss = load_loss(
         config,
         &args.loss.weights,
@@ -337,4 +355,32 @@ pub fn write_gif(path: &Path, frames: &[RgbImage]) -> Result<()> {
     }
     fauve_infer::encode::write_atomically(path, &bytes)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_png(path: &Path, width: u32, height: u32) {
+        image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 7])
+        })
+        .save(path)
+        .unwrap();
+    }
+
+    #[test]
+    fn the_painting_keeps_full_resolution_when_the_loss_resizes_it_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("painting.png");
+        write_png(&path, 600, 300);
+        let mut config = PerceptualLossConfig::johnson();
+        config.style_size = Some(512);
+        let style = load_style_image(&path, 64, &config).unwrap();
+        assert_eq!((style.width, style.height), (600, 300));
+
+        config.style_size = None;
+        let style = load_style_image(&path, 64, &config).unwrap();
+        assert_eq!((style.width, style.height), (64, 32));
+    }
 }
