@@ -24,15 +24,28 @@ use burn_std::{Bytes, Shape};
 
 use crate::{FlexTensor, Layout};
 
+mod winograd;
+
 /// The im2col buffer of one chunk is kept around this size (it is packed by gemm anyway).
 const COL_BYTES: usize = 4 << 20;
 
 /// Element types the row convolution computes in (f16/bf16 are converted to f32 by callers).
 pub(crate) trait ConvElement:
-    burn_std::Element + bytemuck::Pod + Default + Copy + Send + Sync + core::ops::AddAssign + 'static
+    burn_std::Element
+    + bytemuck::Pod
+    + Default
+    + Copy
+    + Send
+    + Sync
+    + core::ops::AddAssign
+    + core::ops::Add<Output = Self>
+    + core::ops::Sub<Output = Self>
+    + core::ops::Mul<Output = Self>
+    + 'static
 {
     const DTYPE: DType;
     fn one() -> Self;
+    fn half() -> Self;
     /// Runs `f` on a buffer of `len` elements with arbitrary (stale but initialised) contents,
     /// reused across calls on this thread: the im2col buffers are rewritten in full by every
     /// chunk, and fresh multi-megabyte allocations cost page clearing and memset each time.
@@ -50,6 +63,9 @@ macro_rules! conv_element {
             const DTYPE: DType = $dtype;
             fn one() -> Self {
                 1.0
+            }
+            fn half() -> Self {
+                0.5
             }
             fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
                 #[cfg(feature = "std")]
@@ -322,6 +338,10 @@ pub(crate) fn conv2d<T: ConvElement>(
     let (xs, ws): (&[T], &[T]) = (x.storage(), weight.storage());
     let bias = bias.map(|b| b.to_contiguous());
     let bias: Option<&[T]> = bias.as_ref().map(|b| b.storage());
+    if winograd::applies(&g) {
+        let out = winograd::conv2d(&g, xs, ws, bias);
+        return output_tensor(out, [g.batch, g.c_out, g.ho, g.wo]);
+    }
     let (k, cpg, opg) = (g.k(), g.cin_per_group(), g.cout_per_group());
     let out_plane = g.ho * g.wo;
     // Left uninitialised: every chunk's gemm overwrites its rows of every output plane.
@@ -650,6 +670,60 @@ mod tests {
                 })
                 .collect();
             assert!(max_diff(dx, &want_dx) < 1e-10, "dx {xs:?} {ws:?} {o:?}");
+        }
+    }
+
+    /// 3×3 stride-1 layers with 64+ channels go through Winograd's F(2×2, 3×3): odd and even
+    /// sizes (partial edge tiles), no, symmetric and asymmetric padding, batches, bias.
+    fn winograd_cases() -> Vec<([usize; 4], [usize; 4], ConvOptions<2>)> {
+        vec![
+            ([2, 64, 7, 9], [64, 64, 3, 3], ConvOptions::new([1, 1], [1, 1], [1, 1], 1)),
+            ([1, 64, 6, 5], [96, 64, 3, 3], ConvOptions::new([1, 1], [0, 0], [1, 1], 1)),
+            ([1, 80, 5, 8], [64, 80, 3, 3], ConvOptions::new_with_padding([1, 1], [(2, 0), (0, 1)], [1, 1], 1)),
+            ([3, 64, 4, 4], [64, 64, 3, 3], ConvOptions::new([1, 1], [2, 2], [1, 1], 1)),
+            ([1, 70, 5, 6], [65, 70, 3, 3], ConvOptions::new([1, 1], [1, 1], [1, 1], 1)),
+        ]
+    }
+
+    #[test]
+    fn winograd_forward_matches_the_definition() {
+        for (xs, ws, o) in winograd_cases() {
+            assert!(winograd::applies(&Geometry::new(&xs, &ws, &o)));
+            let (x, w) = (values(xs.iter().product(), 7), values(ws.iter().product(), 8));
+            let bias = values(ws[0], 9);
+            let got = conv2d::<f64>(tensor(x.clone(), xs), tensor(w.clone(), ws), Some(output_tensor(bias.clone(), [1, 1, 1, ws[0]]).reshape(Shape::from(vec![ws[0]]))), &o);
+            let mut want = naive(&x, xs, &w, ws, &o);
+            let plane = want.len() / xs[0] / ws[0];
+            for (i, v) in want.iter_mut().enumerate() {
+                *v += bias[(i / plane) % ws[0]];
+            }
+            let got: &[f64] = got.storage();
+            assert!(max_diff(got, &want) < 1e-11, "{xs:?} {ws:?} {o:?}");
+
+            // In f32 the transforms add rounding; it stays at the level of the sums' own.
+            let to32 = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+            let got32 = conv2d::<f32>(output_tensor(to32(&x), xs), output_tensor(to32(&w), ws), Some(output_tensor(to32(&bias), [1, 1, 1, ws[0]]).reshape(Shape::from(vec![ws[0]]))), &o);
+            let got32: &[f32] = got32.storage();
+            let err = got32.iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+            assert!(err < 1e-4, "f32 {xs:?} {ws:?} {o:?}: {err}");
+        }
+    }
+
+    /// The input gradient (a forward convolution with the flipped kernel, so Winograd too) is
+    /// the adjoint: ⟨conv(x, w), g⟩ = ⟨x, dx(g)⟩ for any x.
+    #[test]
+    fn winograd_input_gradient_is_the_adjoint() {
+        for (xs, ws, o) in winograd_cases() {
+            let (x, w) = (values(xs.iter().product(), 10), values(ws.iter().product(), 11));
+            let out = naive(&x, xs, &w, ws, &o);
+            let gout = values(out.len(), 12);
+            let g = Geometry::new(&xs, &ws, &o);
+            let gshape = [xs[0], ws[0], g.ho, g.wo];
+            let dx = conv2d_x_backward::<f64>(&xs, tensor(w.clone(), ws), tensor(gout.clone(), gshape), &o);
+            let dx: &[f64] = dx.storage();
+            let lhs: f64 = out.iter().zip(&gout).map(|(a, b)| a * b).sum();
+            let rhs: f64 = x.iter().zip(dx).map(|(a, b)| a * b).sum();
+            assert!((lhs - rhs).abs() < 1e-9 * lhs.abs().max(1.0), "{xs:?} {ws:?} {o:?}: {lhs} vs {rhs}");
         }
     }
 }
