@@ -1,7 +1,7 @@
 //! `fauve stylize --tile`: tiled runs through the real binary, with the shipped trained model.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use image::{Rgb, RgbImage};
 
