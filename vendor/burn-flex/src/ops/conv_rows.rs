@@ -170,11 +170,8 @@ impl Geometry {
     /// Output rows per chunk: `col` near [`COL_BYTES`], and enough chunks to feed every
     /// worker even for a single image.
     fn rows_per_chunk<T>(&self) -> usize {
-        let by_memory = COL_BYTES / (core::mem::size_of::<T>() * self.k() * self.wo).max(1);
-        let workers = threads();
-        let chunks_wanted = (2 * workers).div_ceil(self.batch).max(1);
-        let by_balance = self.ho.div_ceil(chunks_wanted);
-        by_memory.min(by_balance).clamp(1, self.ho.max(1))
+        let row_bytes = core::mem::size_of::<T>() * self.k() * self.wo;
+        chunk_rows(self.ho, self.batch, row_bytes, COL_BYTES)
     }
 
     /// For kernel column `j`: the output columns whose input column is inside the image,
@@ -191,6 +188,15 @@ impl Geometry {
         let hi = (hi as usize).clamp(lo, self.wo);
         (lo, hi, offset)
     }
+}
+
+/// Rows (of `rows` per image) in one parallel chunk: its buffers near `budget` bytes at
+/// `row_bytes` a row, and at least two chunks per worker when few images have to feed them.
+fn chunk_rows(rows: usize, batch: usize, row_bytes: usize, budget: usize) -> usize {
+    let by_memory = budget / row_bytes.max(1);
+    let chunks_wanted = (2 * threads()).div_ceil(batch).max(1);
+    let by_balance = rows.div_ceil(chunks_wanted);
+    by_memory.min(by_balance).clamp(1, rows.max(1))
 }
 
 fn threads() -> usize {

@@ -13,7 +13,7 @@
 
 use alloc::vec::Vec;
 
-use super::{ConvElement, Geometry, SharedMut, for_each_job, matmul, threads};
+use super::{ConvElement, Geometry, SharedMut, chunk_rows, for_each_job, matmul};
 
 /// Both halves of a chunk (`V` and `M`) are kept around this size.
 const CHUNK_BYTES: usize = 8 << 20;
@@ -106,12 +106,8 @@ pub(super) fn conv2d<T: ConvElement>(
     let (c_in, c_out) = (g.c_in, g.c_out);
     let u = transform_weights(ws, c_out, c_in);
     let (tiles_h, tiles_w) = (g.ho.div_ceil(2), g.wo.div_ceil(2));
-    // Tile rows per chunk: memory-bound, and at least two chunks per worker when one image
-    // has to feed them all.
-    let by_memory = CHUNK_BYTES
-        / (16 * (c_in + c_out) * tiles_w * core::mem::size_of::<T>()).max(1);
-    let by_balance = tiles_h.div_ceil((2 * threads()).div_ceil(g.batch).max(1));
-    let rows = by_memory.min(by_balance).clamp(1, tiles_h.max(1));
+    let row_bytes = 16 * (c_in + c_out) * tiles_w * core::mem::size_of::<T>();
+    let rows = chunk_rows(tiles_h, g.batch, row_bytes, CHUNK_BYTES);
     let chunks = tiles_h.div_ceil(rows);
 
     let out_plane = g.ho * g.wo;
