@@ -14,7 +14,6 @@ use common::{fauve, files_in, stderr};
 
 use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 
-
 /// Directory holding the models exported once for all tests (kept for the test run).
 fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -84,6 +83,36 @@ fn classifier_model() -> &'static Path {
     })
 }
 
+/// `fauve stylize --model MODEL INPUT -o OUT FLAGS…`, whatever its outcome.
+fn run_stylize(model: &Path, input: &Path, out: &Path, flags: &[&str]) -> Output {
+    fauve()
+        .arg("stylize")
+        .arg("--model")
+        .arg(model)
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .args(flags)
+        .output()
+        .expect("run fauve stylize")
+}
+
+/// [`run_stylize`] with the test model.
+fn stylize_to(input: &Path, out: &Path, flags: &[&str]) -> Output {
+    run_stylize(model(), input, out, flags)
+}
+
+/// Stylises `input` into `out` with the test model and extra flags, asserting success.
+fn stylize_with(input: &Path, out: &Path, flags: &[&str]) -> Output {
+    stylize_model_with(model(), input, out, flags)
+}
+
+fn stylize_model_with(model: &Path, input: &Path, out: &Path, flags: &[&str]) -> Output {
+    let output = run_stylize(model, input, out, flags);
+    assert!(output.status.success(), "{flags:?}: {}", stderr(&output));
+    output
+}
+
 fn stylize(args: &[&std::ffi::OsStr]) -> Output {
     fauve()
         .arg("stylize")
@@ -93,7 +122,6 @@ fn stylize(args: &[&std::ffi::OsStr]) -> Output {
         .output()
         .expect("run fauve stylize")
 }
-
 
 /// A colourful test picture of any size.
 fn picture(width: u32, height: u32) -> RgbImage {
@@ -112,11 +140,19 @@ fn save(image: &DynamicImage, path: &Path, format: ImageFormat) {
         .expect("save test image");
 }
 
+/// Saves `picture(width, height)` at `path` in `format`.
+fn save_picture(path: &Path, width: u32, height: u32, format: ImageFormat) {
+    save(
+        &DynamicImage::ImageRgb8(picture(width, height)),
+        path,
+        format,
+    );
+}
+
 fn dims(path: &Path) -> (u32, u32) {
     let image = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     (image.width(), image.height())
 }
-
 
 /// Asserts a failed run: non-zero exit, stderr naming `name` and containing `reason`, and
 /// no file at all in `out_dir`.
@@ -143,15 +179,10 @@ fn stylizes_to_png_jpg_and_webp_at_the_input_size_including_odd_sizes() {
     let dir = tempfile::tempdir().unwrap();
     for (w, h) in [(37, 23), (64, 48), (9, 31)] {
         let input = dir.path().join(format!("in-{w}x{h}.png"));
-        save(
-            &DynamicImage::ImageRgb8(picture(w, h)),
-            &input,
-            ImageFormat::Png,
-        );
+        save_picture(&input, w, h, ImageFormat::Png);
         for ext in ["png", "jpg", "webp"] {
             let out = dir.path().join(format!("out-{w}x{h}.{ext}"));
-            let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str()]);
-            assert!(output.status.success(), "{}", stderr(&output));
+            let output = stylize_with(&input, &out, &[]);
             assert_eq!(dims(&out), (w, h), "{}", out.display());
             let format = image::ImageReader::open(&out)
                 .unwrap()
@@ -181,8 +212,7 @@ fn the_network_actually_changes_the_image() {
         ImageFormat::Png,
     );
     let out = dir.path().join("out.png");
-    let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str()]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    stylize_with(&input, &out, &[]);
     assert_ne!(image::open(&out).unwrap().to_rgb8(), picture);
 }
 
@@ -191,25 +221,12 @@ fn a_directory_batch_writes_every_image_keeping_formats() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = dir.path().join("photos");
     std::fs::create_dir(&inputs).unwrap();
-    save(
-        &DynamicImage::ImageRgb8(picture(20, 16)),
-        &inputs.join("a.png"),
-        ImageFormat::Png,
-    );
-    save(
-        &DynamicImage::ImageRgb8(picture(24, 18)),
-        &inputs.join("b.jpg"),
-        ImageFormat::Jpeg,
-    );
-    save(
-        &DynamicImage::ImageRgb8(picture(17, 19)),
-        &inputs.join("c.webp"),
-        ImageFormat::WebP,
-    );
+    save_picture(&inputs.join("a.png"), 20, 16, ImageFormat::Png);
+    save_picture(&inputs.join("b.jpg"), 24, 18, ImageFormat::Jpeg);
+    save_picture(&inputs.join("c.webp"), 17, 19, ImageFormat::WebP);
     std::fs::write(inputs.join("notes.txt"), "not an image, not picked up").unwrap();
     let out = dir.path().join("out");
-    let output = stylize(&[inputs.as_os_str(), "-o".as_ref(), out.as_os_str()]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    stylize_with(&inputs, &out, &[]);
     assert_eq!(files_in(&out), ["a.png", "b.jpg", "c.webp"]);
     assert_eq!(dims(&out.join("c.webp")), (17, 19));
 }
@@ -217,21 +234,9 @@ fn a_directory_batch_writes_every_image_keeping_formats() {
 #[test]
 fn quoted_globs_are_expanded_and_the_default_output_is_the_stylized_dir() {
     let dir = tempfile::tempdir().unwrap();
-    save(
-        &DynamicImage::ImageRgb8(picture(20, 16)),
-        &dir.path().join("x1.png"),
-        ImageFormat::Png,
-    );
-    save(
-        &DynamicImage::ImageRgb8(picture(20, 16)),
-        &dir.path().join("x2.png"),
-        ImageFormat::Png,
-    );
-    save(
-        &DynamicImage::ImageRgb8(picture(20, 16)),
-        &dir.path().join("y.png"),
-        ImageFormat::Png,
-    );
+    save_picture(&dir.path().join("x1.png"), 20, 16, ImageFormat::Png);
+    save_picture(&dir.path().join("x2.png"), 20, 16, ImageFormat::Png);
+    save_picture(&dir.path().join("y.png"), 20, 16, ImageFormat::Png);
     let output = fauve()
         .current_dir(dir.path())
         .args(["stylize", "x*.png", "--model"])
@@ -255,8 +260,7 @@ fn alpha_is_kept_in_png_output() {
         ImageFormat::Png,
     );
     let out = dir.path().join("out.png");
-    let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str()]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    stylize_with(&input, &out, &[]);
     let result = image::open(&out).unwrap();
     assert!(result.color().has_alpha());
     let result = result.to_rgba8();
@@ -297,8 +301,7 @@ fn exif_orientation_is_honoured() {
     let input = dir.path().join("portrait.jpg");
     std::fs::write(&input, jpeg_with_orientation(&picture(40, 24), 6)).unwrap();
     let out = dir.path().join("out.png");
-    let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str()]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    stylize_with(&input, &out, &[]);
     assert_eq!(
         dims(&out),
         (24, 40),
@@ -360,20 +363,9 @@ fn grayscale_sixteen_bit_and_palette_inputs_become_rgb() {
 fn max_size_bounds_the_longest_side() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("big.png");
-    save(
-        &DynamicImage::ImageRgb8(picture(120, 60)),
-        &input,
-        ImageFormat::Png,
-    );
+    save_picture(&input, 120, 60, ImageFormat::Png);
     let out = dir.path().join("small.jpg");
-    let output = stylize(&[
-        input.as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-        "--max-size".as_ref(),
-        "50".as_ref(),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    stylize_with(&input, &out, &["--max-size", "50"]);
     assert_eq!(dims(&out), (50, 25));
 }
 
@@ -381,11 +373,7 @@ fn max_size_bounds_the_longest_side() {
 fn a_fixed_size_model_still_returns_the_input_size() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    save(
-        &DynamicImage::ImageRgb8(picture(37, 23)),
-        &input,
-        ImageFormat::Png,
-    );
+    save_picture(&input, 37, 23, ImageFormat::Png);
     let out = dir.path().join("out.png");
     let output = fauve()
         .args(["stylize", "--model"])
@@ -486,7 +474,7 @@ fn every_bad_input_is_refused_clearly_and_writes_nothing() {
         std::fs::create_dir(&out_dir).unwrap();
         let out = out_dir.join("result.png");
         let started = std::time::Instant::now();
-        let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str()]);
+        let output = stylize_to(&input, &out, &[]);
         assert_refused(&output, name, reason, &out_dir);
         if name == "huge.png" {
             // Refused from the header: no 30 GB allocation, no long decode.
@@ -503,55 +491,30 @@ fn every_bad_input_is_refused_clearly_and_writes_nothing() {
 fn the_pixel_budget_can_be_raised_and_lowered() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    save(
-        &DynamicImage::ImageRgb8(picture(40, 30)),
-        &input,
-        ImageFormat::Png,
-    );
+    save_picture(&input, 40, 30, ImageFormat::Png);
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let out = out_dir.join("r.png");
-    let output = stylize(&[
-        input.as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-        "--max-pixels".as_ref(),
-        "1000".as_ref(),
-    ]);
+    let output = stylize_to(&input, &out, &["--max-pixels", "1000"]);
     assert_refused(&output, "in.png", "--max-pixels", &out_dir);
-    let output = stylize(&[
-        input.as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-        "--max-pixels".as_ref(),
-        "1200".as_ref(),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    stylize_with(&input, &out, &["--max-pixels", "1200"]);
 }
 
 #[test]
 fn an_unwritable_output_path_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    save(
-        &DynamicImage::ImageRgb8(picture(20, 20)),
-        &input,
-        ImageFormat::Png,
-    );
+    save_picture(&input, 20, 20, ImageFormat::Png);
     // A path "under" a regular file cannot be created, even by root.
     let blocker = dir.path().join("blocker");
     std::fs::write(&blocker, "a file, not a directory").unwrap();
     let out = blocker.join("out.png");
-    let output = stylize(&[input.as_os_str(), "-o".as_ref(), out.as_os_str()]);
+    let output = stylize_to(&input, &out, &[]);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("blocker"), "{}", stderr(&output));
     assert_eq!(files_in(dir.path()), ["blocker", "in.png"]);
 
-    let output = stylize(&[
-        input.as_os_str(),
-        "-o".as_ref(),
-        dir.path().join("out.gif").as_os_str(),
-    ]);
+    let output = stylize_to(&input, &dir.path().join("out.gif"), &[]);
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("out.gif") && stderr(&output).contains("unsupported"),
@@ -565,11 +528,7 @@ fn an_unwritable_output_path_is_named() {
 fn bad_models_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    save(
-        &DynamicImage::ImageRgb8(picture(20, 20)),
-        &input,
-        ImageFormat::Png,
-    );
+    save_picture(&input, 20, 20, ImageFormat::Png);
     let exported = std::fs::read(model()).unwrap();
     let truncated = dir.path().join("truncated.onnx");
     std::fs::write(&truncated, &exported[..exported.len() / 3]).unwrap();
@@ -622,22 +581,10 @@ fn a_mixed_batch_writes_the_good_lists_the_bad_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = dir.path().join("in");
     std::fs::create_dir(&inputs).unwrap();
-    save(
-        &DynamicImage::ImageRgb8(picture(20, 20)),
-        &inputs.join("good1.png"),
-        ImageFormat::Png,
-    );
+    save_picture(&inputs.join("good1.png"), 20, 20, ImageFormat::Png);
     std::fs::write(inputs.join("bad1.jpg"), "text").unwrap();
-    save(
-        &DynamicImage::ImageRgb8(picture(2, 2)),
-        &inputs.join("bad2.png"),
-        ImageFormat::Png,
-    );
-    save(
-        &DynamicImage::ImageRgb8(picture(25, 15)),
-        &inputs.join("good2.jpg"),
-        ImageFormat::Jpeg,
-    );
+    save_picture(&inputs.join("bad2.png"), 2, 2, ImageFormat::Png);
+    save_picture(&inputs.join("good2.jpg"), 25, 15, ImageFormat::Jpeg);
     let out = dir.path().join("out");
     let missing = dir.path().join("missing.png");
     let output = stylize(&[
@@ -689,11 +636,7 @@ fn styles_are_found_by_name_and_unknown_ones_list_the_available() {
     std::fs::create_dir(&models).unwrap();
     std::fs::copy(model(), models.join("candy.onnx")).unwrap();
     let input = dir.path().join("in.png");
-    save(
-        &DynamicImage::ImageRgb8(picture(20, 20)),
-        &input,
-        ImageFormat::Png,
-    );
+    save_picture(&input, 20, 20, ImageFormat::Png);
     let out = dir.path().join("out.png");
     let output = fauve()
         .current_dir(dir.path())
@@ -716,7 +659,10 @@ fn styles_are_found_by_name_and_unknown_ones_list_the_available() {
         .unwrap();
     assert!(!output.status.success());
     let err = stderr(&output);
-    assert!(err.contains("no_such_style") && err.contains("candy"), "{err}");
+    assert!(
+        err.contains("no_such_style") && err.contains("candy"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -777,11 +723,7 @@ fn bench_prints_a_table_with_both_timings() {
 fn a_missing_onnx_runtime_says_how_to_install_it() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    save(
-        &DynamicImage::ImageRgb8(picture(20, 20)),
-        &input,
-        ImageFormat::Png,
-    );
+    save_picture(&input, 20, 20, ImageFormat::Png);
     let output = stylize_with_runtime(&input, &dir.path().join("no-such-libonnxruntime.so"));
     let err = stderr(&output);
     assert!(!output.status.success());
@@ -806,13 +748,9 @@ fn stylize_with_runtime(input: &Path, runtime: &Path) -> Output {
 fn an_input_is_never_overwritten_by_its_own_output() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("photo.png");
-    save(
-        &DynamicImage::ImageRgb8(picture(20, 20)),
-        &input,
-        ImageFormat::Png,
-    );
+    save_picture(&input, 20, 20, ImageFormat::Png);
     let before = std::fs::read(&input).unwrap();
-    let output = stylize(&[input.as_os_str(), "-o".as_ref(), input.as_os_str()]);
+    let output = stylize_to(&input, &input, &[]);
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("photo.png") && stderr(&output).contains("overwrite"),
@@ -826,19 +764,9 @@ fn an_input_is_never_overwritten_by_its_own_output() {
 fn an_unknown_or_unavailable_device_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    save(
-        &DynamicImage::ImageRgb8(picture(20, 20)),
-        &input,
-        ImageFormat::Png,
-    );
+    save_picture(&input, 20, 20, ImageFormat::Png);
     let out = dir.path().join("out.png");
-    let output = stylize(&[
-        input.as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-        "--device".as_ref(),
-        "tpu".as_ref(),
-    ]);
+    let output = stylize_to(&input, &out, &["--device", "tpu"]);
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("unknown device"),
@@ -852,7 +780,11 @@ fn an_unknown_or_unavailable_device_is_refused() {
 fn models_lists_the_styles_in_fauve_models_with_their_provenance() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(model(), dir.path().join("my_test_style.onnx")).unwrap();
-    let output = fauve().env("FAUVE_MODELS", dir.path()).arg("models").output().unwrap();
+    let output = fauve()
+        .env("FAUVE_MODELS", dir.path())
+        .arg("models")
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let listing = String::from_utf8_lossy(&output.stdout);
     assert!(listing.contains("my_test_style"), "{listing}");
@@ -875,26 +807,6 @@ fn models_lists_the_styles_in_fauve_models_with_their_provenance() {
 }
 
 // --- Colour and strength (issue #6) ---
-
-/// Stylises `input` into `out` with the test model and extra flags, asserting success.
-fn stylize_with(input: &Path, out: &Path, flags: &[&str]) -> Output {
-    stylize_model_with(model(), input, out, flags)
-}
-
-fn stylize_model_with(model: &Path, input: &Path, out: &Path, flags: &[&str]) -> Output {
-    let output = fauve()
-        .arg("stylize")
-        .arg("--model")
-        .arg(model)
-        .arg(input)
-        .arg("-o")
-        .arg(out)
-        .args(flags)
-        .output()
-        .expect("run fauve stylize");
-    assert!(output.status.success(), "{flags:?}: {}", stderr(&output));
-    output
-}
 
 /// A stand-in "style" whose output stays well inside 0–255 (the untrained network's is
 /// nearly black, leaving no luminance at which the photo's colours exist): a 1×1 convolution
@@ -1088,13 +1000,7 @@ fn bad_strengths_are_refused_and_write_nothing() {
     std::fs::create_dir(&out_dir).unwrap();
     let out = out_dir.join("out.png");
     for bad in ["-0.1", "1.5", "abc", "NaN"] {
-        let output = stylize(&[
-            input.as_os_str(),
-            "-o".as_ref(),
-            out.as_os_str(),
-            "--strength".as_ref(),
-            bad.as_ref(),
-        ]);
+        let output = stylize_to(&input, &out, &["--strength", bad]);
         assert_refused(&output, "--strength", "between 0 and 1", &out_dir);
         assert!(stderr(&output).contains(bad), "{bad}: {}", stderr(&output));
     }
@@ -1106,26 +1012,21 @@ fn cmyk_jpeg_input_is_converted_to_the_right_rgb() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cmyk.png");
     // Strength 0 writes the decoded photo itself: exactly what the decoder made of the CMYK.
-    let output = stylize(&[
-        input.as_os_str(),
-        "--strength".as_ref(),
-        "0".as_ref(),
-        "-o".as_ref(),
-        out.as_os_str(),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    stylize_with(&input, &out, &["--strength", "0"]);
     let rgb = image::open(&out).unwrap().to_rgb8();
     assert_eq!(rgb.dimensions(), (24, 16));
     for (x, y) in [(0u32, 0u32), (12, 8), (23, 15)] {
         let expected = [200.0, 40.0 + 5.0 * y as f32, 10.0 * x as f32];
         let got = rgb.get_pixel(x, y).0;
         for c in 0..3 {
-            assert!((got[c] as f32 - expected[c]).abs() <= 8.0, "({x},{y}): {got:?} vs {expected:?}");
+            assert!(
+                (got[c] as f32 - expected[c]).abs() <= 8.0,
+                "({x},{y}): {got:?} vs {expected:?}"
+            );
         }
     }
     // And it stylises like any photo.
     let styled = dir.path().join("styled.jpg");
-    let output = stylize(&[input.as_os_str(), "-o".as_ref(), styled.as_os_str()]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    stylize_with(&input, &styled, &[]);
     assert_eq!(dims(&styled), (24, 16));
 }

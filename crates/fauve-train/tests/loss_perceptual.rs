@@ -22,17 +22,22 @@ fn small_config() -> PerceptualLossConfig {
     }
 }
 
+/// A VGG16 with random weights up to `deepest` (torchvision preprocessing).
+fn random_vgg16(deepest: &str, device: &Device) -> Vgg {
+    Vgg::random(
+        VggDepth::Vgg16,
+        Some(deepest),
+        Preprocess::Torchvision,
+        device,
+    )
+    .unwrap()
+}
+
 fn loss(device: &Device, style: Tensor<4>) -> PerceptualLoss {
     let config = small_config();
     let deepest = config.deepest_layer().unwrap();
     assert_eq!(deepest, "relu2_2");
-    let vgg = Vgg::random(
-        VggDepth::Vgg16,
-        Some(&deepest),
-        Preprocess::Torchvision,
-        device,
-    )
-    .unwrap();
+    let vgg = random_vgg16(&deepest, device);
     PerceptualLoss::new(vgg, config, style).unwrap()
 }
 
@@ -114,13 +119,7 @@ fn style_grams_are_computed_at_style_size() {
         style_size: Some(8),
         ..small_config()
     };
-    let vgg = Vgg::random(
-        VggDepth::Vgg16,
-        Some("relu2_2"),
-        Preprocess::Torchvision,
-        &device,
-    )
-    .unwrap();
+    let vgg = random_vgg16("relu2_2", &device);
     let l = PerceptualLoss::new(vgg, config, image(1, &device)).unwrap();
     assert_eq!(
         l.style_loss().target_gram("relu1_2").unwrap().dims(),
@@ -131,13 +130,7 @@ fn style_grams_are_computed_at_style_size() {
 #[test]
 fn configuration_mistakes_are_errors() {
     let device = Device::flex();
-    let vgg = Vgg::random(
-        VggDepth::Vgg16,
-        Some("relu2_2"),
-        Preprocess::Torchvision,
-        &device,
-    )
-    .unwrap();
+    let vgg = random_vgg16("relu2_2", &device);
     let bad = PerceptualLossConfig {
         style_layer_weights: vec![1.0],
         ..small_config()
@@ -187,13 +180,7 @@ fn zero_tv_weight_gives_a_zero_tv_part() {
         tv_weight: 0.0,
         ..small_config()
     };
-    let vgg = Vgg::random(
-        VggDepth::Vgg16,
-        Some("relu2_2"),
-        Preprocess::Torchvision,
-        &device,
-    )
-    .unwrap();
+    let vgg = random_vgg16("relu2_2", &device);
     let l = PerceptualLoss::new(vgg, config, image(1, &device)).unwrap();
     let out = image(1, &device).require_grad();
     let parts = l.forward(out.clone(), image(1, &device));

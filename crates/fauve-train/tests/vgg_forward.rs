@@ -11,16 +11,21 @@ fn image(n: usize, h: usize, w: usize, device: &Device) -> Tensor<4> {
     )
 }
 
+/// A VGG16 with random weights up to `deepest` (torchvision preprocessing).
+fn random_vgg16(deepest: &str, device: &Device) -> Vgg {
+    Vgg::random(
+        VggDepth::Vgg16,
+        Some(deepest),
+        Preprocess::Torchvision,
+        device,
+    )
+    .unwrap()
+}
+
 #[test]
 fn returns_the_requested_layers_with_their_shapes() {
     let device = Device::flex();
-    let vgg = Vgg::random(
-        VggDepth::Vgg16,
-        Some("relu2_2"),
-        Preprocess::Torchvision,
-        &device,
-    )
-    .unwrap();
+    let vgg = random_vgg16("relu2_2", &device);
     assert_eq!(vgg.loaded_convs(), 4);
     let f = vgg
         .features(image(2, 16, 12, &device), &["relu2_2", "relu1_2", "pool1"])
@@ -37,13 +42,7 @@ fn returns_the_requested_layers_with_their_shapes() {
 #[test]
 fn odd_sizes_are_floored_by_pooling_as_torchvision() {
     let device = Device::flex();
-    let vgg = Vgg::random(
-        VggDepth::Vgg16,
-        Some("relu2_1"),
-        Preprocess::Torchvision,
-        &device,
-    )
-    .unwrap();
+    let vgg = random_vgg16("relu2_1", &device);
     let f = vgg.features(image(1, 9, 7, &device), &["relu2_1"]).unwrap();
     assert_eq!(f.expect("relu2_1").dims(), [1, 128, 4, 3]);
 }
@@ -51,13 +50,7 @@ fn odd_sizes_are_floored_by_pooling_as_torchvision() {
 #[test]
 fn a_layer_beyond_the_loaded_prefix_is_an_error() {
     let device = Device::flex();
-    let vgg = Vgg::random(
-        VggDepth::Vgg16,
-        Some("relu1_2"),
-        Preprocess::Torchvision,
-        &device,
-    )
-    .unwrap();
+    let vgg = random_vgg16("relu1_2", &device);
     let err = vgg
         .features(image(1, 8, 8, &device), &["relu2_1"])
         .unwrap_err();
@@ -81,13 +74,7 @@ fn a_layer_beyond_the_loaded_prefix_is_an_error() {
 #[test]
 fn gradients_reach_the_input_and_not_the_weights() {
     let device = Device::flex().autodiff();
-    let vgg = Vgg::random(
-        VggDepth::Vgg16,
-        Some("relu2_1"),
-        Preprocess::Torchvision,
-        &device,
-    )
-    .unwrap();
+    let vgg = random_vgg16("relu2_1", &device);
     let x = image(1, 8, 8, &device).require_grad();
     let f = vgg.features(x.clone(), &["relu2_1"]).unwrap();
     let grads = f.expect("relu2_1").clone().sum().backward();
