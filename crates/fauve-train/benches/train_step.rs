@@ -4,15 +4,18 @@
 //! `cargo bench -p fauve-train --bench train_step`. Random VGG weights (speed does not depend
 //! on the values; no ImageNet VGG16 is reachable on fauve's machines). Environment:
 //! `FAUVE_BENCH_SIZE` (256), `FAUVE_BENCH_BATCH` (4), `FAUVE_BENCH_STEPS` (5, after 1
-//! warm-up), `FAUVE_BENCH_VGG` (16 or 19: 19 uses the shipped styles' layers, relu1_1…relu4_1).
+//! warm-up), `FAUVE_BENCH_VGG` (16 or 19: 19 uses the shipped styles' layers, relu1_1…relu4_1),
+//! `FAUVE_BENCH_SHARDS` (batch shards computed side by side, as `fauve train --shards`;
+//! default as `fauve train`: one per core on the CPU, 1 on CUDA).
 //! With `--features cuda`, `FAUVE_BENCH_DEVICE=cuda` measures the GPU.
 //! Peak memory is the process's resident high-water mark (VmHWM), CPU only.
 
 use std::time::Instant;
 
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::AdamConfig;
 use burn::prelude::*;
 use fauve_train::loss::{PerceptualLoss, PerceptualLossConfig};
+use fauve_train::step::StepRunner;
 use fauve_train::transformer::TransformerNet;
 use fauve_train::vgg::{Preprocess, Vgg, VggDepth};
 
@@ -25,6 +28,8 @@ fn main() {
     let batch: usize = env_or("FAUVE_BENCH_BATCH", 4);
     let steps: usize = env_or("FAUVE_BENCH_STEPS", 5);
     let vgg: u32 = env_or("FAUVE_BENCH_VGG", 16);
+    let on_cuda = std::env::var("FAUVE_BENCH_DEVICE").as_deref() == Ok("cuda");
+    let shards: usize = env_or("FAUVE_BENCH_SHARDS", if on_cuda { 1 } else { StepRunner::default_cpu_shards(batch) });
     // As `fauve train` does (see `retain_freed_memory`).
     fauve_train::vgg::retain_freed_memory();
     let device = device().autodiff();
@@ -42,17 +47,17 @@ fn main() {
     let mut optimizer = AdamConfig::new().init();
     let photos = Tensor::<4>::random([batch, 3, size, size], burn::tensor::Distribution::Uniform(0.0, 255.0), &device);
 
+    let runner = StepRunner::new(shards).unwrap();
     println!(
-        "train step: {size}², batch {batch}, {:?} to {deepest}, {steps} timed steps after 1 warm-up, {} threads",
+        "train step: {size}², batch {batch}, {:?} to {deepest}, {steps} timed steps after 1 warm-up, {} threads, {} shard(s)",
         config.vgg,
-        rayon::current_num_threads()
+        rayon::current_num_threads(),
+        runner.shards(batch)
     );
     let mut seconds = Vec::new();
     for i in 0..=steps {
         let t = Instant::now();
-        let out = network.forward(photos.clone());
-        let parts = loss.forward(out, photos.clone());
-        let grads = GradientsParams::from_grads(parts.total.backward(), &network);
+        let (_, grads) = runner.run(&network, &loss, photos.clone()).unwrap();
         network = optimizer.step(1e-3, network, grads);
         // Reading a weight back waits for the step to finish on any backend.
         let _: f32 = network.conv1.conv2d.weight.val().sum().into_scalar();

@@ -8,6 +8,7 @@ pub mod config;
 pub mod checkpoint;
 pub mod metrics;
 pub mod plot;
+pub mod step;
 pub mod train;
 pub mod lbfgs;
 pub mod optimize;

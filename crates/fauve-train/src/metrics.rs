@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 /// The weighted loss components of one step (`total = content + style + tv`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct LossValues {
     pub content: f32,
     pub style: f32,
@@ -23,6 +23,16 @@ impl LossValues {
 
     pub fn as_array(&self) -> [f32; 4] {
         [self.content, self.style, self.tv, self.total]
+    }
+
+    /// Component-wise sum (the parts of a batch's shards add up to the batch's loss).
+    pub fn plus(&self, other: &Self) -> Self {
+        Self {
+            content: self.content + other.content,
+            style: self.style + other.style,
+            tv: self.tv + other.tv,
+            total: self.total + other.total,
+        }
     }
 }
 

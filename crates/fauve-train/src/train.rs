@@ -12,7 +12,7 @@ use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use fauve_infer::ImageTensor;
 use fauve_infer::convert::{rgb_to_tensor, tensor_to_rgb};
@@ -23,6 +23,7 @@ use crate::data::{CocoStyleDataset, CropSampler};
 use crate::loss::{LossParts, PerceptualLoss};
 use crate::metrics::{LossValues, MetricsLog, MetricsRow};
 use crate::onnx::{self, ExportOptions, ExportReport, Provenance};
+use crate::step::StepRunner;
 use crate::transformer::{TransformerNet, image_to_tensor};
 use crate::vgg::Vgg;
 
@@ -35,6 +36,9 @@ pub struct TrainOptions {
     pub stop: Arc<AtomicBool>,
     /// Skip the ONNX export at the end (tests of the loop itself).
     pub skip_export: bool,
+    /// Split each batch into this many shards computed side by side (see [`StepRunner`]);
+    /// 0 or 1: the whole batch at once. The result is the same up to rounding.
+    pub shards: usize,
 }
 
 /// What one step reports to the caller (progress bar, logs).
@@ -116,6 +120,7 @@ pub fn train(
     ));
     let total_steps = config.total_steps(sampler.len());
     let batch_size = config.optim.batch_size;
+    let runner = StepRunner::new(options.shards.min(batch_size))?;
 
     let mut optimizer: ModuleOptimizer = AdamConfig::new().init();
     let (mut network, first_step, mut elapsed, mut last_checkpoint) = match &resumed {
@@ -132,7 +137,8 @@ pub fn train(
     let sample = SampleImage::load(&config)?;
 
     observer.started(first_step, total_steps);
-    tracing::info!(first_step, total_steps, batch_size, images = sampler.len(), "training");
+    let shards = runner.shards(batch_size);
+    tracing::info!(first_step, total_steps, batch_size, shards, images = sampler.len(), "training");
 
     // Decode the next batches on another thread while this one computes.
     let (sender, batches) = sync_channel(2);
@@ -155,9 +161,7 @@ pub fn train(
     for (step, batch) in batches.iter() {
         let step_started = Instant::now();
         let photos = batch?.to_tensor(&autodiff);
-        let stylised = network.forward(photos.clone());
-        let parts = loss.forward(stylised, photos);
-        let values = LossValues::read(&parts);
+        let (values, grads) = runner.run(&network, &loss, photos)?;
         if !values.is_finite() {
             bail!(
                 "loss became non-finite at step {} ({values}); stopping. The last good checkpoint is {}",
@@ -165,7 +169,6 @@ pub fn train(
                 last_checkpoint.as_ref().map_or("none yet".into(), |p| p.display().to_string())
             );
         }
-        let grads = GradientsParams::from_grads(parts.total.backward(), &network);
         network = optimizer.step(config.optim.learning_rate, network, grads);
 
         steps_done = step + 1;

@@ -133,6 +133,29 @@ fn two_steps_then_resume_two_more_equals_four_straight() {
 }
 
 #[test]
+fn a_sharded_run_follows_the_whole_batch_run() {
+    let dir = fixture(4);
+    let device = Device::flex();
+    let whole = config(dir.path(), "whole", 3);
+    train(&whole, &device, &no_export(), &mut LogObserver).unwrap();
+    let sharded = config(dir.path(), "sharded", 3);
+    let options = TrainOptions { shards: 2, ..no_export() };
+    train(&sharded, &device, &options, &mut LogObserver).unwrap();
+
+    let a = Checkpoint::load(&latest(&whole.output.dir)).unwrap();
+    let b = Checkpoint::load(&latest(&sharded.output.dir)).unwrap();
+    let diff = output_difference(&a.network(&device).unwrap(), &b.network(&device).unwrap());
+    assert!(diff < 1e-2, "the sharded network differs from the whole-batch one by {diff}");
+    let rows_a = read_rows(&whole.output.dir.join("metrics.csv")).unwrap();
+    let rows_b = read_rows(&sharded.output.dir.join("metrics.csv")).unwrap();
+    assert_eq!(rows_a.len(), rows_b.len());
+    for (ra, rb) in rows_a.iter().zip(&rows_b) {
+        let (x, y) = (ra.losses.total, rb.losses.total);
+        assert!((x - y).abs() <= 1e-3 * x.abs().max(1.0), "step {}: {x} vs {y}", ra.step);
+    }
+}
+
+#[test]
 fn the_stop_flag_checkpoints_and_returns_interrupted() {
     let dir = fixture(3);
     let c = config(dir.path(), "run", 50);

@@ -11,6 +11,11 @@ pub struct DeviceArg {
 }
 
 impl DeviceArg {
+    /// burn-flex on this machine's cores.
+    pub fn is_cpu(&self) -> bool {
+        self.device == "cpu"
+    }
+
     pub fn burn_device(&self) -> Result<Device> {
         match self.device.as_str() {
             #[cfg(feature = "cuda")]

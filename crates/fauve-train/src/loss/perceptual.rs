@@ -139,6 +139,21 @@ pub struct LossParts {
     pub total: Tensor<1>,
 }
 
+impl LossParts {
+    /// Every part times `factor` (a shard's share of its batch; 1 leaves the graph as it is).
+    pub fn scaled(self, factor: f32) -> Self {
+        if factor == 1.0 {
+            return self;
+        }
+        Self {
+            content: self.content * factor,
+            style: self.style * factor,
+            tv: self.tv * factor,
+            total: self.total * factor,
+        }
+    }
+}
+
 /// The VGG, the layer choices, the weights and the style target: everything needed to say
 /// how well an image renders a content image in the style.
 #[derive(Debug, Clone)]
