@@ -97,14 +97,17 @@ pub fn train(
         }
         false => None,
     };
-    // On resume the checkpoint's config rules (same data order, same loss), except for how
-    // long to train, which a resumed run may extend.
+    // On resume the checkpoint's config rules what is learnt (same data order, same loss),
+    // except for how long, which a resumed run may extend. Where things go and how often
+    // (`[output]`: the run folder, the model file, checkpoint and sample intervals) are this
+    // invocation's, so a run folder can be copied and continued elsewhere.
     let config = match &resumed {
         Some((ckpt, _)) => {
             let mut saved = TrainConfig::from_toml(&ckpt.header.config)
                 .context("the checkpoint's embedded config")?;
             saved.optim.iterations = config.optim.iterations;
             saved.optim.epochs = config.optim.epochs;
+            saved.output = config.output.clone();
             saved
         }
         None => config.clone(),

@@ -247,3 +247,25 @@ fn a_finished_run_exports_a_verified_onnx_model_with_provenance() {
     let embedded = TrainConfig::from_toml(&meta["fauve.config"]).unwrap();
     assert_eq!(embedded, c);
 }
+
+#[test]
+fn a_run_folder_copied_elsewhere_resumes_there_and_exports_where_told() {
+    let dir = fixture(2);
+    let first = config(dir.path(), "first", 2);
+    train(&first, &Device::flex(), &no_export(), &mut LogObserver).unwrap();
+    // The run's checkpoint alone, copied into another folder.
+    let moved = dir.path().join("moved");
+    std::fs::create_dir_all(moved.join("checkpoints")).unwrap();
+    std::fs::copy(latest(&first.output.dir), moved.join("checkpoints/step-00000002.ckpt")).unwrap();
+
+    let mut again = config(dir.path(), "moved", 3);
+    again.output.model = Some(dir.path().join("elsewhere.onnx"));
+    let resume = TrainOptions { resume: true, ..TrainOptions::default() };
+    let summary = train(&again, &Device::flex(), &resume, &mut LogObserver).unwrap();
+    assert_eq!(summary.steps, 3);
+    assert_eq!(summary.export.expect("exported").path, dir.path().join("elsewhere.onnx"));
+    assert!(!first.output.model.unwrap().exists(), "nothing may be written into the original run");
+    assert_eq!(latest(&moved), moved.join("checkpoints/step-00000003.ckpt"));
+    let written = TrainConfig::load(&moved.join("config.toml")).unwrap();
+    assert_eq!(written.output.dir, moved);
+}
