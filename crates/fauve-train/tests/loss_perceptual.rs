@@ -2,7 +2,10 @@
 
 use burn::prelude::*;
 use fauve_train::loss::{LossError, PerceptualLoss, PerceptualLossConfig};
-use fauve_train::vgg::{Preprocess, Vgg, VggDepth};
+use fauve_train::vgg::VggDepth;
+
+mod common;
+use common::{random_vgg16, small_loss_config};
 
 fn image(n: usize, device: &Device) -> Tensor<4> {
     Tensor::random(
@@ -12,29 +15,8 @@ fn image(n: usize, device: &Device) -> Tensor<4> {
     )
 }
 
-fn small_config() -> PerceptualLossConfig {
-    // Johnson's layers but shallow, so the test VGG stays small.
-    PerceptualLossConfig {
-        content_layers: vec!["relu2_2".into()],
-        style_layers: vec!["relu1_2".into(), "relu2_2".into()],
-        tv_weight: 10.0,
-        ..PerceptualLossConfig::johnson()
-    }
-}
-
-/// A VGG16 with random weights up to `deepest` (torchvision preprocessing).
-fn random_vgg16(deepest: &str, device: &Device) -> Vgg {
-    Vgg::random(
-        VggDepth::Vgg16,
-        Some(deepest),
-        Preprocess::Torchvision,
-        device,
-    )
-    .unwrap()
-}
-
 fn loss(device: &Device, style: Tensor<4>) -> PerceptualLoss {
-    let config = small_config();
+    let config = small_loss_config();
     let deepest = config.deepest_layer().unwrap();
     assert_eq!(deepest, "relu2_2");
     let vgg = random_vgg16(&deepest, device);
@@ -117,7 +99,7 @@ fn style_grams_are_computed_at_style_size() {
     let device = Device::flex();
     let config = PerceptualLossConfig {
         style_size: Some(8),
-        ..small_config()
+        ..small_loss_config()
     };
     let vgg = random_vgg16("relu2_2", &device);
     let l = PerceptualLoss::new(vgg, config, image(1, &device)).unwrap();
@@ -133,7 +115,7 @@ fn configuration_mistakes_are_errors() {
     let vgg = random_vgg16("relu2_2", &device);
     let bad = PerceptualLossConfig {
         style_layer_weights: vec![1.0],
-        ..small_config()
+        ..small_loss_config()
     };
     assert!(matches!(
         PerceptualLoss::new(vgg.clone(), bad, image(1, &device)),
@@ -178,7 +160,7 @@ fn zero_tv_weight_gives_a_zero_tv_part() {
     let device = Device::flex().autodiff();
     let config = PerceptualLossConfig {
         tv_weight: 0.0,
-        ..small_config()
+        ..small_loss_config()
     };
     let vgg = random_vgg16("relu2_2", &device);
     let l = PerceptualLoss::new(vgg, config, image(1, &device)).unwrap();

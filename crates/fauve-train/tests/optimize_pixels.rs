@@ -2,10 +2,12 @@
 //! either optimiser and start, reports every iteration, and scoring is deterministic.
 
 use fauve_infer::ImageTensor;
-use fauve_train::loss::{PerceptualLoss, PerceptualLossConfig};
+use fauve_train::loss::PerceptualLoss;
 use fauve_train::optimize::{Init, Method, OptimizeOptions, optimize, score};
 use fauve_train::transformer::{Device, image_to_tensor};
-use fauve_train::vgg::{Preprocess, Vgg, VggDepth};
+
+mod common;
+use common::{random_vgg16, small_loss_config};
 
 fn picture(width: u32, height: u32, phase: u32) -> ImageTensor {
     let plane = (width * height) as usize;
@@ -26,20 +28,8 @@ fn picture(width: u32, height: u32, phase: u32) -> ImageTensor {
 }
 
 fn small_loss(device: &Device) -> PerceptualLoss {
-    let config = PerceptualLossConfig {
-        content_layers: vec!["relu2_2".into()],
-        style_layers: vec!["relu1_2".into(), "relu2_2".into()],
-        tv_weight: 10.0,
-        ..PerceptualLossConfig::johnson()
-    };
-    let vgg = Vgg::random(
-        VggDepth::Vgg16,
-        Some("relu2_2"),
-        Preprocess::Torchvision,
-        device,
-    )
-    .unwrap();
-    PerceptualLoss::new(vgg, config, image_to_tensor(&picture(24, 20, 1), device)).unwrap()
+    let style = image_to_tensor(&picture(24, 20, 1), device);
+    PerceptualLoss::new(random_vgg16("relu2_2", device), small_loss_config(), style).unwrap()
 }
 
 #[test]

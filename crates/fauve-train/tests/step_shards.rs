@@ -3,24 +3,19 @@
 use burn::module::{ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use fauve_train::loss::{PerceptualLoss, PerceptualLossConfig};
+use fauve_train::loss::PerceptualLoss;
 use fauve_train::step::StepRunner;
 use fauve_train::transformer::TransformerNet;
-use fauve_train::vgg::{Preprocess, Vgg, VggDepth};
+
+mod common;
+use common::{random_vgg16, small_loss_config};
 
 fn image(n: usize, side: usize, device: &Device) -> Tensor<4> {
     Tensor::random([n, 3, side, side], burn::tensor::Distribution::Uniform(0.0, 255.0), device)
 }
 
 fn small_loss(device: &Device) -> PerceptualLoss {
-    let config = PerceptualLossConfig {
-        content_layers: vec!["relu2_2".into()],
-        style_layers: vec!["relu1_2".into(), "relu2_2".into()],
-        tv_weight: 10.0,
-        ..PerceptualLossConfig::johnson()
-    };
-    let vgg = Vgg::random(VggDepth::Vgg16, Some("relu2_2"), Preprocess::Torchvision, device).unwrap();
-    PerceptualLoss::new(vgg, config, image(1, 24, device)).unwrap()
+    PerceptualLoss::new(random_vgg16("relu2_2", device), small_loss_config(), image(1, 24, device)).unwrap()
 }
 
 /// Every parameter's largest gradient (whole batch) and largest difference from the shards'.

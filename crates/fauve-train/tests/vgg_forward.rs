@@ -3,23 +3,15 @@
 use burn::prelude::*;
 use fauve_train::vgg::{Preprocess, Vgg, VggDepth, VggError};
 
+mod common;
+use common::random_vgg16;
+
 fn image(n: usize, h: usize, w: usize, device: &Device) -> Tensor<4> {
     Tensor::random(
         [n, 3, h, w],
         burn::tensor::Distribution::Uniform(0.0, 255.0),
         device,
     )
-}
-
-/// A VGG16 with random weights up to `deepest` (torchvision preprocessing).
-fn random_vgg16(deepest: &str, device: &Device) -> Vgg {
-    Vgg::random(
-        VggDepth::Vgg16,
-        Some(deepest),
-        Preprocess::Torchvision,
-        device,
-    )
-    .unwrap()
 }
 
 #[test]
