@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use fauve_train::checkpoint::{self, Checkpoint};
 use fauve_train::config::TrainConfig;
 use fauve_train::metrics::read_rows;
-use fauve_train::train::{LogObserver, TrainOptions, train};
+use fauve_train::train::{LogObserver, ResumeChanges, TrainOptions, train};
 use fauve_train::transformer::{Device, TransformerNet};
 use fauve_train::vgg::VggDepth;
 use fauve_train::weights::write_safetensors;
@@ -267,4 +267,42 @@ fn a_run_folder_copied_elsewhere_resumes_there_and_exports_where_told() {
     assert_eq!(latest(&moved), moved.join("checkpoints/step-00000003.ckpt"));
     let written = TrainConfig::load(&moved.join("config.toml")).unwrap();
     assert_eq!(written.output.dir, moved);
+}
+
+#[test]
+fn a_resumed_run_takes_a_new_crop_size_and_learning_rate_only_when_asked() {
+    let dir = fixture(3);
+    let device = Device::flex();
+    let first = config(dir.path(), "run", 2);
+    train(&first, &device, &no_export(), &mut LogObserver).unwrap();
+
+    // The command's config says 48 px, but without changes the checkpoint's 32 px rules.
+    let mut command = config(dir.path(), "run", 3);
+    command.data.image_size = 48;
+    command.optim.learning_rate = 5e-3;
+    let resume = TrainOptions { resume: true, ..no_export() };
+    train(&command, &device, &resume, &mut LogObserver).unwrap();
+    let kept = Checkpoint::load(&latest(&first.output.dir)).unwrap();
+    let kept = TrainConfig::from_toml(&kept.header.config).unwrap();
+    assert_eq!((kept.data.image_size, kept.optim.learning_rate), (32, first.optim.learning_rate));
+
+    // Asked for: the next steps train on 48 px crops at the new rate, the rest unchanged.
+    command.optim.iterations = 4;
+    let changes = ResumeChanges { image_size: Some(48), learning_rate: Some(5e-3) };
+    let resize = TrainOptions { resume: true, resume_changes: changes, ..no_export() };
+    let summary = train(&command, &device, &resize, &mut LogObserver).unwrap();
+    assert_eq!(summary.steps, 4);
+    let changed = Checkpoint::load(&latest(&first.output.dir)).unwrap();
+    let changed = TrainConfig::from_toml(&changed.header.config).unwrap();
+    assert_eq!((changed.data.image_size, changed.optim.learning_rate), (48, 5e-3));
+    assert_eq!(changed.loss, first.loss);
+    assert_eq!(changed.optim.seed, first.optim.seed);
+
+    // A change the config would refuse is refused on resume too, before any step.
+    command.optim.iterations = 5;
+    let bad = ResumeChanges { image_size: Some(8), learning_rate: None };
+    let options = TrainOptions { resume: true, resume_changes: bad, ..no_export() };
+    let err = train(&command, &device, &options, &mut LogObserver).unwrap_err();
+    assert!(format!("{err:#}").contains("image_size must be at least 16"), "{err:#}");
+    assert_eq!(Checkpoint::load(&latest(&first.output.dir)).unwrap().header.step, 4);
 }

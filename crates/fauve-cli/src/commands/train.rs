@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use fauve_train::config::TrainConfig;
 use fauve_train::step::StepRunner;
-use fauve_train::train::{StepReport, TrainObserver, TrainOptions, train};
+use fauve_train::train::{ResumeChanges, StepReport, TrainObserver, TrainOptions, train};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::device::DeviceArg;
@@ -34,7 +34,8 @@ pub struct Args {
     /// VGG weights (torchvision .pth or safetensors).
     #[arg(long, value_name = "FILE")]
     weights: Option<PathBuf>,
-    /// Training crop size.
+    /// Training crop size. With --resume it replaces the checkpoint's (e.g. train at 128 px,
+    /// then finish at 256 px).
     #[arg(long, value_name = "PX")]
     image_size: Option<u32>,
     #[arg(long)]
@@ -44,6 +45,7 @@ pub struct Args {
     iterations: Option<u64>,
     #[arg(long)]
     epochs: Option<u32>,
+    /// Adam's learning rate. With --resume it replaces the checkpoint's.
     #[arg(long, value_name = "LR")]
     learning_rate: Option<f64>,
     #[arg(long)]
@@ -61,7 +63,8 @@ pub struct Args {
     /// Validation photo stylised every --sample-every steps.
     #[arg(long, value_name = "IMAGE")]
     sample_image: Option<PathBuf>,
-    /// Continue from the run folder's newest checkpoint.
+    /// Continue from the run folder's newest checkpoint. What is learnt comes from the
+    /// checkpoint, except --iterations/--epochs, --image-size and --learning-rate when given.
     #[arg(long)]
     resume: bool,
     /// Don't export at the end (export later with `fauve export --checkpoint`).
@@ -149,7 +152,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ),
         false => 1,
     };
-    let options = TrainOptions { resume: args.resume, stop, skip_export: args.no_export, shards };
+    let resume_changes = ResumeChanges {
+        image_size: args.image_size,
+        learning_rate: args.learning_rate,
+    };
+    let options = TrainOptions {
+        resume: args.resume,
+        stop,
+        skip_export: args.no_export,
+        shards,
+        resume_changes,
+    };
     let mut progress = ProgressObserver::default();
     let summary = train(&config, &device, &options, &mut progress)?;
     progress.finish();
@@ -161,7 +174,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         eprintln!("checkpoint: {}", path.display());
     }
     if summary.skipped_images > 0 {
-        eprintln!("skipped {} unreadable image(s) (see train.log)", summary.skipped_images);
+        eprintln!(
+            "skipped {} unreadable image(s) (see train.log)",
+            summary.skipped_images
+        );
     }
     if let Some(export) = &summary.export {
         println!(
@@ -171,7 +187,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     if summary.interrupted {
-        eprintln!("stopped at step {}; continue with the same command and --resume", summary.steps);
+        eprintln!(
+            "stopped at step {}; continue with the same command and --resume",
+            summary.steps
+        );
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
