@@ -17,6 +17,8 @@ use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::config::TrainConfig;
+use crate::onnx::SizeStage;
 use crate::transformer::TransformerNet;
 
 const MAGIC: &[u8; 8] = b"FAUVECK1";
@@ -36,6 +38,22 @@ pub struct CheckpointHeader {
     pub skipped_images: usize,
     /// The last step's losses (content, style, tv, total), for the record.
     pub losses: [f32; 4],
+    /// Steps per crop size so far, in order. Empty in checkpoints written before fauve
+    /// recorded it, when every step was at the embedded config's size (see
+    /// [`CheckpointHeader::size_stages`]).
+    #[serde(default)]
+    pub size_stages: Vec<SizeStage>,
+}
+
+impl CheckpointHeader {
+    /// The steps per crop size that led to this checkpoint.
+    pub fn size_stages(&self) -> Result<Vec<SizeStage>> {
+        if !self.size_stages.is_empty() {
+            return Ok(self.size_stages.clone());
+        }
+        let config = TrainConfig::from_toml(&self.config).context("the checkpoint's embedded config")?;
+        Ok(vec![SizeStage { image_size: config.data.image_size, steps: self.step }])
+    }
 }
 
 /// A checkpoint read back from disk.
@@ -173,4 +191,22 @@ fn prune(dir: &Path, keep: usize) -> Result<()> {
         std::fs::remove_file(old).with_context(|| format!("{}: cannot remove", old.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_from_before_size_stages_puts_every_step_at_the_config_size() {
+        let mut config = TrainConfig::default();
+        config.data.image_size = 192;
+        let old = serde_json::json!({
+            "step": 70, "config": config.to_toml(), "elapsed_secs": 1.0,
+            "skipped_images": 0, "losses": [1.0, 2.0, 0.0, 3.0],
+        });
+        let header: CheckpointHeader = serde_json::from_value(old).unwrap();
+        assert!(header.size_stages.is_empty());
+        assert_eq!(header.size_stages().unwrap(), vec![SizeStage { image_size: 192, steps: 70 }]);
+    }
 }

@@ -22,7 +22,7 @@ use crate::config::TrainConfig;
 use crate::data::{CocoStyleDataset, CropSampler};
 use crate::loss::{LossParts, PerceptualLoss};
 use crate::metrics::{LossValues, MetricsLog, MetricsRow};
-use crate::onnx::{self, ExportOptions, ExportReport, Provenance};
+use crate::onnx::{self, ExportOptions, ExportReport, Provenance, SizeStage};
 use crate::step::StepRunner;
 use crate::transformer::{TransformerNet, image_to_tensor};
 use crate::vgg::Vgg;
@@ -160,6 +160,10 @@ pub fn train(
         None => (TransformerNet::seeded(config.optim.seed, &autodiff), 0, 0.0, None),
     };
     let skipped_before = resumed.as_ref().map_or(0, |(c, _)| c.header.skipped_images);
+    let mut size_stages = match &resumed {
+        Some((ckpt, _)) => ckpt.header.size_stages()?,
+        None => Vec::new(),
+    };
     let mut metrics = MetricsLog::open(&run_dir.join("metrics.csv"), first_step)?;
     let sample = SampleImage::load(&config)?;
 
@@ -199,6 +203,7 @@ pub fn train(
         network = optimizer.step(config.optim.learning_rate, network, grads);
 
         steps_done = step + 1;
+        SizeStage::record_step(&mut size_stages, config.data.image_size);
         elapsed = elapsed_before + run_started.elapsed().as_secs_f64();
         let images_per_sec = batch_size as f64 / step_started.elapsed().as_secs_f64();
         let epoch = steps_done * batch_size as u64 / sampler.len() as u64;
@@ -215,6 +220,7 @@ pub fn train(
                 elapsed_secs: elapsed,
                 skipped_images: skipped_before + sampler.skipped(),
                 losses: values.as_array(),
+                size_stages: size_stages.clone(),
             };
             let path = checkpoint::save(&checkpoint_dir, &header, &network, &optimizer, config.output.keep_checkpoints)?;
             tracing::info!(step = steps_done, path = %path.display(), "checkpoint saved");
@@ -240,7 +246,7 @@ pub fn train(
 
     let export = match interrupted || options.skip_export || steps_done < total_steps {
         true => None,
-        false => Some(export_trained(&network.valid(), &config, steps_done)?),
+        false => Some(export_trained(&network.valid(), &config, &size_stages)?),
     };
     Ok(TrainSummary {
         steps: steps_done,
@@ -262,28 +268,30 @@ pub fn build_loss(config: &TrainConfig, device: &Device) -> Result<PerceptualLos
     Ok(PerceptualLoss::new(vgg, config.loss.clone(), style)?)
 }
 
-/// The provenance embedded in a trained model's ONNX metadata.
-pub fn provenance(config: &TrainConfig, steps: u64) -> Provenance {
+/// The provenance embedded in a trained model's ONNX metadata; `size_stages` are the steps
+/// trained at each crop size, in order.
+pub fn provenance(config: &TrainConfig, size_stages: &[SizeStage]) -> Provenance {
     Provenance {
         style: Some(config.style.name.clone()),
         loss_network: Some(config.loss.vgg.to_string()),
         content_weight: Some(config.loss.content_weight as f64),
         style_weight: Some(config.loss.style_weight as f64),
         tv_weight: Some(config.loss.tv_weight as f64),
-        iterations: Some(steps),
+        iterations: Some(size_stages.iter().map(|s| s.steps).sum()),
         image_size: Some(config.data.image_size),
+        size_stages: Some(size_stages.to_vec()),
         config: Some(config.to_toml()),
         seed: Some(config.optim.seed),
     }
 }
 
 /// Exports a trained network to the config's model path (parity-checked by the exporter).
-pub fn export_trained(network: &TransformerNet, config: &TrainConfig, steps: u64) -> Result<ExportReport> {
+pub fn export_trained(network: &TransformerNet, config: &TrainConfig, size_stages: &[SizeStage]) -> Result<ExportReport> {
     let path = config.model_path();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     }
-    let options = ExportOptions { provenance: provenance(config, steps), ..ExportOptions::default() };
+    let options = ExportOptions { provenance: provenance(config, size_stages), ..ExportOptions::default() };
     onnx::export_transformer(network, &path, &options)
 }
 

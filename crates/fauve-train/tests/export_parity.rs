@@ -40,6 +40,7 @@ fn provenance() -> Provenance {
         tv_weight: Some(1e-6),
         iterations: Some(0),
         image_size: Some(256),
+        size_stages: None,
         config: Some("[train]\nepochs = 2\n".into()),
         seed: Some(11),
     }

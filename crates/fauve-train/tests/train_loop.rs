@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use fauve_train::checkpoint::{self, Checkpoint};
 use fauve_train::config::TrainConfig;
 use fauve_train::metrics::read_rows;
+use fauve_train::onnx::SizeStage;
 use fauve_train::train::{LogObserver, ResumeChanges, TrainOptions, train};
 use fauve_train::transformer::{Device, TransformerNet};
 use fauve_train::vgg::VggDepth;
@@ -243,6 +244,7 @@ fn a_finished_run_exports_a_verified_onnx_model_with_provenance() {
         model.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
     assert_eq!(meta.get("fauve.style").map(String::as_str), Some("test"));
     assert_eq!(meta.get("fauve.iterations").map(String::as_str), Some("2"));
+    assert_eq!(meta.get("fauve.size_stages").map(String::as_str), Some("32:2"));
     let embedded = TrainConfig::from_toml(&meta["fauve.config"]).unwrap();
     assert_eq!(embedded, c);
 }
@@ -296,6 +298,8 @@ fn a_resumed_run_takes_a_new_crop_size_and_learning_rate_only_when_asked() {
     let changed = TrainConfig::from_toml(&changed.header.config).unwrap();
     assert_eq!((changed.data.image_size, changed.optim.learning_rate), (48, 5e-3));
     assert_eq!(changed.loss, first.loss);
+    let stages = Checkpoint::load(&latest(&first.output.dir)).unwrap().header.size_stages().unwrap();
+    assert_eq!(SizeStage::format_list(&stages), "32:3,48:1");
     assert_eq!(changed.optim.seed, first.optim.seed);
 
     // A change the config would refuse is refused on resume too, before any step.

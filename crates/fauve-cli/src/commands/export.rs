@@ -43,7 +43,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let checkpoint = Checkpoint::load(path)?;
             let config = TrainConfig::from_toml(&checkpoint.header.config)
                 .with_context(|| format!("{}: the embedded config", path.display()))?;
-            (checkpoint.network(&device)?, provenance(&config, checkpoint.header.step))
+            let stages = checkpoint.header.size_stages()?;
+            (checkpoint.network(&device)?, provenance(&config, &stages))
         }
         (None, Some(seed)) => {
             let provenance = Provenance {

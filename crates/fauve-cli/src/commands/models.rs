@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use fauve_infer::model::ModelInfo;
 use fauve_infer::styles::{available_styles, find_style_in, model_dirs};
+use fauve_train::onnx::SizeStage;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -45,17 +46,52 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One line from the fauve provenance keys, e.g. "VGG19 loss, 700 steps at 128², seed 42".
+/// One line from the fauve provenance keys, e.g. "VGG19 loss, 700 training steps at 128²" or
+/// "VGG19 loss, 1950 training steps: 1700 at 128², then 250 at 256²".
 fn describe(meta: &std::collections::BTreeMap<String, String>) -> String {
     let get = |k: &str| meta.get(k).map(String::as_str);
     match (get("fauve.loss_network"), get("fauve.iterations")) {
         (_, Some("0")) => "untrained network (seeded initialisation)".to_owned(),
         (Some(net), Some(steps)) => {
-            let size = get("fauve.image_size").map(|s| format!(" at {s}²")).unwrap_or_default();
+            let stages = get("fauve.size_stages").and_then(|v| SizeStage::parse_list(v).ok());
+            let size = match stages.as_deref() {
+                Some(stages) if stages.len() > 1 => {
+                    let parts: Vec<String> =
+                        stages.iter().map(|s| format!("{} at {}²", s.steps, s.image_size)).collect();
+                    format!(": {}", parts.join(", then "))
+                }
+                _ => get("fauve.image_size").map(|s| format!(" at {s}²")).unwrap_or_default(),
+            };
             format!("{net} loss, {steps} training steps{size}")
         }
         _ => get("onnx.description")
             .or(get("onnx.producer"))
             .map_or("no fauve provenance".to_owned(), |d| d.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    fn meta(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_model_trained_at_one_size_names_it() {
+        let m = meta(&[("fauve.loss_network", "vgg19"), ("fauve.iterations", "700"), ("fauve.image_size", "128")]);
+        assert_eq!(describe(&m), "vgg19 loss, 700 training steps at 128²");
+    }
+
+    #[test]
+    fn a_model_trained_small_then_large_lists_its_stages() {
+        let m = meta(&[
+            ("fauve.loss_network", "vgg19"),
+            ("fauve.iterations", "1950"),
+            ("fauve.image_size", "256"),
+            ("fauve.size_stages", "128:1700,256:250"),
+        ]);
+        assert_eq!(describe(&m), "vgg19 loss, 1950 training steps: 1700 at 128², then 250 at 256²");
     }
 }

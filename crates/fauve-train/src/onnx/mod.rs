@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, ensure};
 use prost::Message;
 
-pub use provenance::Provenance;
+pub use provenance::{Provenance, SizeStage};
 pub use transformer_graph::{INPUT_NAME, OUTPUT_NAME, transformer_graph};
 pub use verify::{DEFAULT_TOLERANCE, ParityError, check_parity, test_image};
 

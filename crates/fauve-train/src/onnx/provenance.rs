@@ -15,6 +15,8 @@ pub mod keys {
     pub const TV_WEIGHT: &str = "fauve.tv_weight";
     pub const ITERATIONS: &str = "fauve.iterations";
     pub const IMAGE_SIZE: &str = "fauve.image_size";
+    /// Steps per crop size in training order, e.g. `128:1700,256:250` (see [`SizeStage`]).
+    pub const SIZE_STAGES: &str = "fauve.size_stages";
     /// The full training configuration, as TOML text.
     pub const CONFIG: &str = "fauve.config";
     pub const SEED: &str = "fauve.seed";
@@ -33,8 +35,10 @@ pub struct Provenance {
     pub tv_weight: Option<f64>,
     /// Training iterations (optimizer steps) done.
     pub iterations: Option<u64>,
-    /// Side of the square training crops.
+    /// Side of the square training crops (the last stage's, when there were several).
     pub image_size: Option<u32>,
+    /// How many steps were trained at each crop size, in order (progressive resizing).
+    pub size_stages: Option<Vec<SizeStage>>,
     /// The whole training configuration as TOML text.
     pub config: Option<String>,
     /// Seed of the initial weights (and of the data order when trained).
@@ -60,6 +64,10 @@ impl Provenance {
         put(keys::TV_WEIGHT, self.tv_weight.map(|v| v.to_string()));
         put(keys::ITERATIONS, self.iterations.map(|v| v.to_string()));
         put(keys::IMAGE_SIZE, self.image_size.map(|v| v.to_string()));
+        put(
+            keys::SIZE_STAGES,
+            self.size_stages.as_deref().map(SizeStage::format_list),
+        );
         put(keys::CONFIG, self.config.clone());
         put(keys::SEED, self.seed.map(|v| v.to_string()));
         out
@@ -90,9 +98,60 @@ impl Provenance {
             tv_weight: parse(metadata, keys::TV_WEIGHT)?,
             iterations: parse(metadata, keys::ITERATIONS)?,
             image_size: parse(metadata, keys::IMAGE_SIZE)?,
+            size_stages: metadata
+                .get(keys::SIZE_STAGES)
+                .map(|v| {
+                    SizeStage::parse_list(v)
+                        .with_context(|| format!("metadata {}", keys::SIZE_STAGES))
+                })
+                .transpose()?,
             config: metadata.get(keys::CONFIG).cloned(),
             seed: parse(metadata, keys::SEED)?,
         })
+    }
+}
+
+/// A run of consecutive training steps at one crop size. A run trained small and finished
+/// large has several, and the model's behaviour depends on all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SizeStage {
+    pub image_size: u32,
+    pub steps: u64,
+}
+
+impl SizeStage {
+    /// Adds one step at `image_size` to `stages`: the last stage grows, or a new one starts.
+    pub fn record_step(stages: &mut Vec<SizeStage>, image_size: u32) {
+        match stages.last_mut() {
+            Some(last) if last.image_size == image_size => last.steps += 1,
+            _ => stages.push(SizeStage {
+                image_size,
+                steps: 1,
+            }),
+        }
+    }
+
+    /// `128:1700,256:250`
+    pub fn format_list(stages: &[SizeStage]) -> String {
+        let parts: Vec<String> = stages
+            .iter()
+            .map(|s| format!("{}:{}", s.image_size, s.steps))
+            .collect();
+        parts.join(",")
+    }
+
+    pub fn parse_list(text: &str) -> Result<Vec<SizeStage>> {
+        text.split(',')
+            .map(|part| {
+                let parsed = part.split_once(':').and_then(|(size, steps)| {
+                    Some(SizeStage {
+                        image_size: size.trim().parse().ok()?,
+                        steps: steps.trim().parse().ok()?,
+                    })
+                });
+                parsed.with_context(|| format!("{part:?} is not SIZE:STEPS (in {text:?})"))
+            })
+            .collect()
     }
 }
 
@@ -110,11 +169,22 @@ mod tests {
             tv_weight: Some(0.0),
             iterations: Some(40_000),
             image_size: Some(256),
+            size_stages: Some(vec![
+                SizeStage {
+                    image_size: 128,
+                    steps: 30_000,
+                },
+                SizeStage {
+                    image_size: 256,
+                    steps: 10_000,
+                },
+            ]),
             config: Some("[train]\nlr = 1e-3\n".into()),
             seed: Some(42),
         };
         let map: BTreeMap<_, _> = p.to_metadata().into_iter().collect();
-        assert_eq!(map.len(), 9);
+        assert_eq!(map.len(), 10);
+        assert_eq!(map["fauve.size_stages"], "128:30000,256:10000");
         assert_eq!(Provenance::from_metadata(&map).unwrap(), p);
     }
 
@@ -128,5 +198,26 @@ mod tests {
             p.to_metadata(),
             vec![("fauve.seed".to_owned(), "3".to_owned())]
         );
+    }
+
+    #[test]
+    fn steps_are_grouped_by_crop_size_in_order() {
+        let mut stages = Vec::new();
+        for size in [128, 128, 256, 256, 256, 128] {
+            SizeStage::record_step(&mut stages, size);
+        }
+        assert_eq!(SizeStage::format_list(&stages), "128:2,256:3,128:1");
+        assert_eq!(SizeStage::parse_list("128:2,256:3,128:1").unwrap(), stages);
+    }
+
+    #[test]
+    fn a_malformed_size_stage_list_is_refused() {
+        for bad in ["128", "128:x", "128:2;256:3", ""] {
+            let err = SizeStage::parse_list(bad).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("SIZE:STEPS"),
+                "{bad:?}: {err:#}"
+            );
+        }
     }
 }
