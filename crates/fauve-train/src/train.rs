@@ -160,9 +160,13 @@ pub fn train(
         None => (TransformerNet::seeded(config.optim.seed, &autodiff), 0, 0.0, None),
     };
     let skipped_before = resumed.as_ref().map_or(0, |(c, _)| c.header.skipped_images);
-    let mut size_stages = match &resumed {
+    // Steps per crop size: the checkpoint's, then this invocation's at its one size.
+    let stages_before = match &resumed {
         Some((ckpt, _)) => ckpt.header.size_stages()?,
         None => Vec::new(),
+    };
+    let size_stages = |steps_done: u64| {
+        SizeStage::extended(&stages_before, config.data.image_size, steps_done - first_step)
     };
     let mut metrics = MetricsLog::open(&run_dir.join("metrics.csv"), first_step)?;
     let sample = SampleImage::load(&config)?;
@@ -203,7 +207,6 @@ pub fn train(
         network = optimizer.step(config.optim.learning_rate, network, grads);
 
         steps_done = step + 1;
-        SizeStage::record_step(&mut size_stages, config.data.image_size);
         elapsed = elapsed_before + run_started.elapsed().as_secs_f64();
         let images_per_sec = batch_size as f64 / step_started.elapsed().as_secs_f64();
         let epoch = steps_done * batch_size as u64 / sampler.len() as u64;
@@ -220,7 +223,7 @@ pub fn train(
                 elapsed_secs: elapsed,
                 skipped_images: skipped_before + sampler.skipped(),
                 losses: values.as_array(),
-                size_stages: size_stages.clone(),
+                size_stages: size_stages(steps_done),
             };
             let path = checkpoint::save(&checkpoint_dir, &header, &network, &optimizer, config.output.keep_checkpoints)?;
             tracing::info!(step = steps_done, path = %path.display(), "checkpoint saved");
@@ -246,7 +249,7 @@ pub fn train(
 
     let export = match interrupted || options.skip_export || steps_done < total_steps {
         true => None,
-        false => Some(export_trained(&network.valid(), &config, &size_stages)?),
+        false => Some(export_trained(&network.valid(), &config, &size_stages(steps_done))?),
     };
     Ok(TrainSummary {
         steps: steps_done,

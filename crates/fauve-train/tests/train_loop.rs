@@ -83,6 +83,11 @@ fn latest(run: &Path) -> PathBuf {
     checkpoint::latest(&run.join("checkpoints")).unwrap().expect("a checkpoint")
 }
 
+/// The config embedded in the run's newest checkpoint.
+fn newest_config(run: &Path) -> TrainConfig {
+    TrainConfig::from_toml(&Checkpoint::load(&latest(run)).unwrap().header.config).unwrap()
+}
+
 /// Max |a − b| between two networks' outputs on the same image.
 fn output_difference(a: &TransformerNet, b: &TransformerNet) -> f32 {
     let image = fauve_train::onnx::test_image(24, 20);
@@ -284,8 +289,7 @@ fn a_resumed_run_takes_a_new_crop_size_and_learning_rate_only_when_asked() {
     command.optim.learning_rate = 5e-3;
     let resume = TrainOptions { resume: true, ..no_export() };
     train(&command, &device, &resume, &mut LogObserver).unwrap();
-    let kept = Checkpoint::load(&latest(&first.output.dir)).unwrap();
-    let kept = TrainConfig::from_toml(&kept.header.config).unwrap();
+    let kept = newest_config(&first.output.dir);
     assert_eq!((kept.data.image_size, kept.optim.learning_rate), (32, first.optim.learning_rate));
 
     // Asked for: the next steps train on 48 px crops at the new rate, the rest unchanged.
@@ -294,8 +298,7 @@ fn a_resumed_run_takes_a_new_crop_size_and_learning_rate_only_when_asked() {
     let resize = TrainOptions { resume: true, resume_changes: changes, ..no_export() };
     let summary = train(&command, &device, &resize, &mut LogObserver).unwrap();
     assert_eq!(summary.steps, 4);
-    let changed = Checkpoint::load(&latest(&first.output.dir)).unwrap();
-    let changed = TrainConfig::from_toml(&changed.header.config).unwrap();
+    let changed = newest_config(&first.output.dir);
     assert_eq!((changed.data.image_size, changed.optim.learning_rate), (48, 5e-3));
     assert_eq!(changed.loss, first.loss);
     let stages = Checkpoint::load(&latest(&first.output.dir)).unwrap().header.size_stages().unwrap();

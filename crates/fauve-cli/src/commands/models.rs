@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use fauve_infer::model::ModelInfo;
 use fauve_infer::styles::{available_styles, find_style_in, model_dirs};
-use fauve_train::onnx::SizeStage;
+use fauve_train::onnx::Provenance;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -49,24 +49,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// One line from the fauve provenance keys, e.g. "VGG19 loss, 700 training steps at 128²" or
 /// "VGG19 loss, 1950 training steps: 1700 at 128², then 250 at 256²".
 fn describe(meta: &std::collections::BTreeMap<String, String>) -> String {
-    let get = |k: &str| meta.get(k).map(String::as_str);
-    match (get("fauve.loss_network"), get("fauve.iterations")) {
-        (_, Some("0")) => "untrained network (seeded initialisation)".to_owned(),
+    let other = || {
+        let text = meta.get("onnx.description").or(meta.get("onnx.producer"));
+        text.map_or("no fauve provenance".to_owned(), |d| d.to_owned())
+    };
+    let Ok(provenance) = Provenance::from_metadata(meta) else {
+        return other();
+    };
+    match (provenance.loss_network, provenance.iterations) {
+        (_, Some(0)) => "untrained network (seeded initialisation)".to_owned(),
         (Some(net), Some(steps)) => {
-            let stages = get("fauve.size_stages").and_then(|v| SizeStage::parse_list(v).ok());
-            let size = match stages.as_deref() {
+            let size = match provenance.size_stages.as_deref() {
                 Some(stages) if stages.len() > 1 => {
                     let parts: Vec<String> =
                         stages.iter().map(|s| format!("{} at {}²", s.steps, s.image_size)).collect();
                     format!(": {}", parts.join(", then "))
                 }
-                _ => get("fauve.image_size").map(|s| format!(" at {s}²")).unwrap_or_default(),
+                _ => provenance.image_size.map(|s| format!(" at {s}²")).unwrap_or_default(),
             };
             format!("{net} loss, {steps} training steps{size}")
         }
-        _ => get("onnx.description")
-            .or(get("onnx.producer"))
-            .map_or("no fauve provenance".to_owned(), |d| d.to_owned()),
+        _ => other(),
     }
 }
 

@@ -120,15 +120,16 @@ pub struct SizeStage {
 }
 
 impl SizeStage {
-    /// Adds one step at `image_size` to `stages`: the last stage grows, or a new one starts.
-    pub fn record_step(stages: &mut Vec<SizeStage>, image_size: u32) {
-        match stages.last_mut() {
-            Some(last) if last.image_size == image_size => last.steps += 1,
-            _ => stages.push(SizeStage {
-                image_size,
-                steps: 1,
-            }),
+    /// `stages` followed by `steps` more steps at `image_size`: the last stage grows when it
+    /// has that size, otherwise a new one starts (none for zero steps).
+    pub fn extended(stages: &[SizeStage], image_size: u32, steps: u64) -> Vec<SizeStage> {
+        let mut out = stages.to_vec();
+        match out.last_mut() {
+            _ if steps == 0 => {}
+            Some(last) if last.image_size == image_size => last.steps += steps,
+            _ => out.push(SizeStage { image_size, steps }),
         }
+        out
     }
 
     /// `128:1700,256:250`
@@ -204,8 +205,9 @@ mod tests {
     fn steps_are_grouped_by_crop_size_in_order() {
         let mut stages = Vec::new();
         for size in [128, 128, 256, 256, 256, 128] {
-            SizeStage::record_step(&mut stages, size);
+            stages = SizeStage::extended(&stages, size, 1);
         }
+        assert_eq!(SizeStage::extended(&stages, 512, 0), stages);
         assert_eq!(SizeStage::format_list(&stages), "128:2,256:3,128:1");
         assert_eq!(SizeStage::parse_list("128:2,256:3,128:1").unwrap(), stages);
     }
