@@ -153,8 +153,12 @@ pub(super) fn conv2d<T: ConvElement>(
 }
 
 /// `V[ξ][c][t] = (Bᵀ d B)[ξ]`, d the 4×4 input patch of tile t (rows t0..t1 of tiles), for
-/// Bᵀ = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]]. The 4 input rows of a tile row are first
-/// copied into zero-padded buffers, so the loop over tiles has no bounds to test.
+/// Bᵀ = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]].
+///
+/// Tiles overlap by two columns, so tile `tx` reads input columns 2·tx … 2·tx + 3: a stride-2
+/// gather that does not vectorise. Each of the 4 input rows of a tile row is therefore first
+/// split into its even and odd columns (zero-padded), after which tile `tx` reads element `tx`
+/// and `tx + 1` of each half and every loop below runs over contiguous, equal-length slices.
 fn transform_input<T: ConvElement>(
     g: &Geometry,
     img: &[T],
@@ -166,49 +170,81 @@ fn transform_input<T: ConvElement>(
 ) {
     let zero = T::default();
     let stride_xi = g.c_in * n;
-    let span = 2 * tiles_w + 2;
-    let mut rows = alloc::vec![zero; 4 * span];
+    let half = tiles_w + 1;
+    // even[i][k] holds padded column 2k of row i (input column 2k - pad_w), odd[i][k] 2k + 1.
+    let mut even = alloc::vec![zero; 4 * half];
+    let mut odd = alloc::vec![zero; 4 * half];
+    // h[i][j][tx]: B applied along row i of tile tx.
+    let mut h = alloc::vec![zero; 16 * tiles_w];
     for c in 0..g.c_in {
         let plane = &img[c * g.h * g.w..(c + 1) * g.h * g.w];
         for ty in t0..t1 {
             for i in 0..4 {
-                let buf = &mut rows[i * span..(i + 1) * span];
-                buf.fill(zero);
+                let (ev, od) = (
+                    &mut even[i * half..(i + 1) * half],
+                    &mut odd[i * half..(i + 1) * half],
+                );
+                ev.fill(zero);
+                od.fill(zero);
+                // Rows in the padding stay zero.
                 let y = (2 * ty + i) as isize - g.pad_h as isize;
-                if y < 0 || y >= g.h as isize {
-                    continue;
+                if y >= 0 && y < g.h as isize {
+                    let row = &plane[y as usize * g.w..(y as usize + 1) * g.w];
+                    let len = (2 * half).saturating_sub(g.pad_w).min(g.w);
+                    // Input column x is padded column x + pad_w.
+                    let first_even = g.pad_w % 2;
+                    for x in (first_even..len).step_by(2) {
+                        ev[(x + g.pad_w) / 2] = row[x];
+                    }
+                    for x in (1 - first_even..len).step_by(2) {
+                        od[(x + g.pad_w) / 2] = row[x];
+                    }
                 }
-                let row = &plane[y as usize * g.w..(y as usize + 1) * g.w];
-                // buf[j] holds input column j - pad_w.
-                let first = g.pad_w.min(span);
-                let len = g.w.min(span - first);
-                buf[first..first + len].copy_from_slice(&row[..len]);
+                // h = [d0 - d2, d1 + d2, d2 - d1, d1 - d3] with d0 = ev[tx], d1 = od[tx],
+                // d2 = ev[tx + 1], d3 = od[tx + 1].
+                let (e0, e1) = (&ev[..tiles_w], &ev[1..]);
+                let (o0, o1) = (&od[..tiles_w], &od[1..]);
+                let hi = &mut h[4 * i * tiles_w..4 * (i + 1) * tiles_w];
+                let (h0, rest) = hi.split_at_mut(tiles_w);
+                let (h1, rest) = rest.split_at_mut(tiles_w);
+                let (h2, h3) = rest.split_at_mut(tiles_w);
+                for tx in 0..tiles_w {
+                    h0[tx] = e0[tx] - e1[tx];
+                    h1[tx] = o0[tx] + e1[tx];
+                    h2[tx] = e1[tx] - o0[tx];
+                    h3[tx] = o0[tx] - o1[tx];
+                }
             }
+            // Bᵀ along the rows: V[4a + j] from h[·][j].
             let t = c * n + (ty - t0) * tiles_w;
-            let (r0, rest) = rows.split_at(span);
-            let (r1, rest) = rest.split_at(span);
-            let (r2, r3) = rest.split_at(span);
-            for tx in 0..tiles_w {
-                let x = 2 * tx;
-                // B applied along each row: h = [d0 - d2, d1 + d2, d2 - d1, d1 - d3].
-                let h = |r: &[T]| {
-                    let (d0, d1, d2, d3) = (r[x], r[x + 1], r[x + 2], r[x + 3]);
-                    [d0 - d2, d1 + d2, d2 - d1, d1 - d3]
-                };
-                let (h0, h1, h2, h3) = (h(r0), h(r1), h(r2), h(r3));
-                for j in 0..4 {
-                    let at = t + tx;
-                    v[j * stride_xi + at] = h0[j] - h2[j];
-                    v[(4 + j) * stride_xi + at] = h1[j] + h2[j];
-                    v[(8 + j) * stride_xi + at] = h2[j] - h1[j];
-                    v[(12 + j) * stride_xi + at] = h1[j] - h3[j];
+            for j in 0..4 {
+                let row = |i: usize| &h[(4 * i + j) * tiles_w..(4 * i + j + 1) * tiles_w];
+                let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+                let [v0, v1, v2, v3] = four_runs(v, j * stride_xi + t, 4 * stride_xi, tiles_w);
+                for tx in 0..tiles_w {
+                    v0[tx] = r0[tx] - r2[tx];
+                    v1[tx] = r1[tx] + r2[tx];
+                    v2[tx] = r2[tx] - r1[tx];
+                    v3[tx] = r1[tx] - r3[tx];
                 }
             }
         }
     }
 }
 
+/// The four disjoint runs `v[first + k·step ..][..len]`, k = 0..4 (`len ≤ step`).
+fn four_runs<T>(v: &mut [T], first: usize, step: usize, len: usize) -> [&mut [T]; 4] {
+    let (_, rest) = v.split_at_mut(first);
+    let (a, rest) = rest.split_at_mut(step);
+    let (b, rest) = rest.split_at_mut(step);
+    let (c, d) = rest.split_at_mut(step);
+    [&mut a[..len], &mut b[..len], &mut c[..len], &mut d[..len]]
+}
+
 /// `out = Aᵀ M A` (+ bias) for each tile, Aᵀ = [[1,1,1,0],[0,1,-1,-1]], cropped to ho × wo.
+///
+/// Tile `tx` writes output columns 2·tx and 2·tx + 1: the even and odd columns are computed
+/// over contiguous slices (vectorised) into a scratch row, then interleaved into the output.
 ///
 /// Safety: `out_img` points at one image's `c_out × ho × wo` output, whose rows
 /// 2·t0 .. 2·t1 no other thread touches meanwhile.
@@ -224,11 +260,10 @@ unsafe fn transform_output<T: ConvElement>(
     out_img: *mut T,
 ) {
     let stride_xi = g.c_out * n;
-    let full = g.wo / 2; // tiles whose two output columns are both inside
+    // [row 0 even, row 0 odd, row 1 even, row 1 odd] columns of one tile row.
+    let mut cols = alloc::vec![T::default(); 4 * tiles_w];
     for o in 0..g.c_out {
         let bias = bias.map_or(T::default(), |b| b[o]);
-        // Safety: plane o of the image, in bounds by the caller's contract.
-        let plane = unsafe { out_img.add(o * g.ho * g.wo) };
         for ty in t0..t1 {
             let base = o * n + (ty - t0) * tiles_w;
             let e = |xi: usize| &m[xi * stride_xi + base..xi * stride_xi + base + tiles_w];
@@ -236,11 +271,9 @@ unsafe fn transform_output<T: ConvElement>(
             let (e4, e5, e6, e7) = (e(4), e(5), e(6), e(7));
             let (e8, e9, e10, e11) = (e(8), e(9), e(10), e(11));
             let (e12, e13, e14, e15) = (e(12), e(13), e(14), e(15));
-            let two_rows = 2 * ty + 1 < g.ho;
-            // Safety: rows 2·ty (and 2·ty + 1 when two_rows) < ho, inside plane o.
-            let (row0, row1) = unsafe {
-                (plane.add(2 * ty * g.wo), plane.add((2 * ty + 1).min(g.ho - 1) * g.wo))
-            };
+            let (even0, rest) = cols.split_at_mut(tiles_w);
+            let (odd0, rest) = rest.split_at_mut(tiles_w);
+            let (even1, odd1) = rest.split_at_mut(tiles_w);
             for tx in 0..tiles_w {
                 // Aᵀ M: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 (over the rows of the 4×4 block),
                 // then the same along its columns.
@@ -252,19 +285,30 @@ unsafe fn transform_output<T: ConvElement>(
                 let s11 = e5[tx] - e9[tx] - e13[tx];
                 let s12 = e6[tx] - e10[tx] - e14[tx];
                 let s13 = e7[tx] - e11[tx] - e15[tx];
-                let x = 2 * tx;
-                // Safety: column x < wo, and x + 1 < wo when tx < full.
-                unsafe {
-                    *row0.add(x) = s00 + s01 + s02 + bias;
-                    if tx < full {
-                        *row0.add(x + 1) = s01 - s02 - s03 + bias;
-                    }
-                    if two_rows {
-                        *row1.add(x) = s10 + s11 + s12 + bias;
-                        if tx < full {
-                            *row1.add(x + 1) = s11 - s12 - s13 + bias;
-                        }
-                    }
+                even0[tx] = s00 + s01 + s02 + bias;
+                odd0[tx] = s01 - s02 - s03 + bias;
+                even1[tx] = s10 + s11 + s12 + bias;
+                odd1[tx] = s11 - s12 - s13 + bias;
+            }
+            for (r, (even, odd)) in [(&*even0, &*odd0), (&*even1, &*odd1)]
+                .into_iter()
+                .enumerate()
+            {
+                let y = 2 * ty + r;
+                if y >= g.ho {
+                    break;
+                }
+                // Safety: row y < ho of plane o, inside this job's rows (caller's contract).
+                let row = unsafe {
+                    core::slice::from_raw_parts_mut(out_img.add((o * g.ho + y) * g.wo), g.wo)
+                };
+                let mut pairs = row.chunks_exact_mut(2);
+                for (pair, (&a, &b)) in (&mut pairs).zip(even.iter().zip(odd)) {
+                    pair[0] = a;
+                    pair[1] = b;
+                }
+                if let [last] = pairs.into_remainder() {
+                    *last = even[tiles_w - 1];
                 }
             }
         }
