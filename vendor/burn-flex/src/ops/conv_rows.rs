@@ -180,11 +180,7 @@ impl Geometry {
         let offset = (j * self.dil_w) as isize - self.pad_w as isize;
         let s = self.stride_w as isize;
         // smallest xo with xo*s + offset >= 0
-        let lo = if offset >= 0 {
-            0
-        } else {
-            ((-offset) + s - 1) / s
-        };
+        let lo = if offset >= 0 { 0 } else { ((-offset) + s - 1) / s };
         // largest xo with xo*s + offset <= w - 1, plus one
         let last = self.w as isize - 1 - offset;
         let hi = if last < 0 { 0 } else { last / s + 1 };
@@ -316,47 +312,13 @@ unsafe fn matmul<T: ConvElement>(
     unsafe {
         if m < 16 && n > m {
             gemm::gemm(
-                n,
-                m,
-                k,
-                dst,
-                dst_rs,
-                dst_cs,
-                accumulate,
-                rhs,
-                rhs_rs,
-                rhs_cs,
-                lhs,
-                lhs_rs,
-                lhs_cs,
-                one,
-                one,
-                false,
-                false,
-                false,
-                parallelism,
+                n, m, k, dst, dst_rs, dst_cs, accumulate, rhs, rhs_rs, rhs_cs, lhs, lhs_rs,
+                lhs_cs, one, one, false, false, false, parallelism,
             );
         } else {
             gemm::gemm(
-                m,
-                n,
-                k,
-                dst,
-                dst_cs,
-                dst_rs,
-                accumulate,
-                lhs,
-                lhs_cs,
-                lhs_rs,
-                rhs,
-                rhs_cs,
-                rhs_rs,
-                one,
-                one,
-                false,
-                false,
-                false,
-                parallelism,
+                m, n, k, dst, dst_cs, dst_rs, accumulate, lhs, lhs_cs, lhs_rs, rhs, rhs_cs,
+                rhs_rs, one, one, false, false, false, parallelism,
             );
         }
     }
@@ -399,31 +361,29 @@ pub(crate) fn conv2d<T: ConvElement>(
         let (b, y0) = (job / chunks, (job % chunks) * rows);
         let y1 = (y0 + rows).min(g.ho);
         let n = (y1 - y0) * g.wo;
-        T::with_scratch(k * n, |col| {
-            for group in 0..g.groups {
-                let img = &xs[(b * g.c_in + group * cpg) * g.h * g.w..][..cpg * g.h * g.w];
-                im2col_rows(&g, img, y0, y1, col);
-                let first_out = b * g.c_out + group * opg;
-                // Safety: each job writes only rows y0..y1 of its own image's output planes.
-                unsafe {
-                    let dst = out_ptr.0.add(first_out * out_plane + y0 * g.wo);
-                    matmul(
-                        [opg, n, k],
-                        dst,
-                        [out_plane as isize, 1],
-                        false,
-                        ws.as_ptr().add(group * opg * k),
-                        [k as isize, 1],
-                        col.as_ptr(),
-                        [n as isize, 1],
-                        gemm::Parallelism::None,
-                    );
-                    if let Some(bias) = bias {
-                        for o in 0..opg {
-                            let row = core::slice::from_raw_parts_mut(dst.add(o * out_plane), n);
-                            let v = bias[group * opg + o];
-                            row.iter_mut().for_each(|e| *e += v);
-                        }
+        T::with_scratch(k * n, |col| for group in 0..g.groups {
+            let img = &xs[(b * g.c_in + group * cpg) * g.h * g.w..][..cpg * g.h * g.w];
+            im2col_rows(&g, img, y0, y1, col);
+            let first_out = b * g.c_out + group * opg;
+            // Safety: each job writes only rows y0..y1 of its own image's output planes.
+            unsafe {
+                let dst = out_ptr.0.add(first_out * out_plane + y0 * g.wo);
+                matmul(
+                    [opg, n, k],
+                    dst,
+                    [out_plane as isize, 1],
+                    false,
+                    ws.as_ptr().add(group * opg * k),
+                    [k as isize, 1],
+                    col.as_ptr(),
+                    [n as isize, 1],
+                    gemm::Parallelism::None,
+                );
+                if let Some(bias) = bias {
+                    for o in 0..opg {
+                        let row = core::slice::from_raw_parts_mut(dst.add(o * out_plane), n);
+                        let v = bias[group * opg + o];
+                        row.iter_mut().for_each(|e| *e += v);
                     }
                 }
             }
@@ -443,11 +403,7 @@ pub(crate) fn conv2d_weight_backward<T: ConvElement>(
 ) -> FlexTensor {
     let (x, grad) = (x.to_contiguous(), output_grad.to_contiguous());
     let g = Geometry::new(x.layout().shape(), weight_shape, options);
-    assert_eq!(
-        grad.layout().shape()[2..],
-        [g.ho, g.wo],
-        "conv2d: output gradient shape"
-    );
+    assert_eq!(grad.layout().shape()[2..], [g.ho, g.wo], "conv2d: output gradient shape");
     let (xs, gs): (&[T], &[T]) = (x.storage(), grad.storage());
     let (k, cpg, opg) = (g.k(), g.cin_per_group(), g.cout_per_group());
     let out_plane = g.ho * g.wo;
@@ -464,7 +420,7 @@ pub(crate) fn conv2d_weight_backward<T: ConvElement>(
                 let img = &xs[(b * g.c_in + group * cpg) * g.h * g.w..][..cpg * g.h * g.w];
                 im2col_rows(&g, img, y0, y1, col);
                 // The product contracts over pixels, the contiguous axis of both G and col,
-                // and gemm packs col along the other one: gathers a whole row apart (perf:
+                // and gemm packed col along the other one: gathers a whole row apart (perf:
                 // ~12% of a training step). A blocked transpose first makes that packing a
                 // sequential copy.
                 transpose(col, k, n, col_t);
@@ -504,15 +460,7 @@ pub(crate) fn conv2d_weight_backward<T: ConvElement>(
     };
     #[cfg(not(feature = "rayon"))]
     let grad_w = (0..jobs).fold(vec![T::default(); len], accumulate);
-    output_tensor(
-        grad_w,
-        [
-            weight_shape[0],
-            weight_shape[1],
-            weight_shape[2],
-            weight_shape[3],
-        ],
-    )
+    output_tensor(grad_w, [weight_shape[0], weight_shape[1], weight_shape[2], weight_shape[3]])
 }
 
 /// `dst = srcᵀ` for a row-major `rows × cols` matrix, in 16×16 blocks so that both sides
@@ -568,8 +516,12 @@ pub(crate) fn conv2d_x_backward<T: ConvElement>(
                 }
             }
             let flipped = output_tensor(flipped, [g.c_in, opg, g.kh, g.kw]);
-            let options =
-                ConvOptions::new_with_padding([1, 1], [ph, pw], [g.dil_h, g.dil_w], g.groups);
+            let options = ConvOptions::new_with_padding(
+                [1, 1],
+                [ph, pw],
+                [g.dil_h, g.dil_w],
+                g.groups,
+            );
             return conv2d::<T>(output_grad, flipped, None, &options);
         }
     }
@@ -587,26 +539,24 @@ pub(crate) fn conv2d_x_backward<T: ConvElement>(
         while y0 < g.ho {
             let y1 = (y0 + rows).min(g.ho);
             let n = (y1 - y0) * g.wo;
-            T::with_scratch(k * n, |col| {
-                for group in 0..g.groups {
-                    let first_out = b * g.c_out + group * opg;
-                    // Safety: reads of W and G stay in bounds; `col` is k × n.
-                    unsafe {
-                        matmul(
-                            [k, n, opg],
-                            col.as_mut_ptr(),
-                            [n as isize, 1],
-                            false,
-                            ws.as_ptr().add(group * opg * k),
-                            [1, k as isize],
-                            gs.as_ptr().add(first_out * out_plane + y0 * g.wo),
-                            [out_plane as isize, 1],
-                            parallelism,
-                        );
-                    }
-                    let dgroup = &mut dimg[group * cpg * g.h * g.w..][..cpg * g.h * g.w];
-                    col2im_rows(&g, col, y0, y1, dgroup);
+            T::with_scratch(k * n, |col| for group in 0..g.groups {
+                let first_out = b * g.c_out + group * opg;
+                // Safety: reads of W and G stay in bounds; `col` is k × n.
+                unsafe {
+                    matmul(
+                        [k, n, opg],
+                        col.as_mut_ptr(),
+                        [n as isize, 1],
+                        false,
+                        ws.as_ptr().add(group * opg * k),
+                        [1, k as isize],
+                        gs.as_ptr().add(first_out * out_plane + y0 * g.wo),
+                        [out_plane as isize, 1],
+                        parallelism,
+                    );
                 }
+                let dgroup = &mut dimg[group * cpg * g.h * g.w..][..cpg * g.h * g.w];
+                col2im_rows(&g, col, y0, y1, dgroup);
             });
             y0 = y1;
         }
@@ -653,16 +603,12 @@ mod tests {
                         for c in 0..cpg {
                             for i in 0..g.kh {
                                 for j in 0..g.kw {
-                                    let r =
-                                        (y * g.stride_h + i * g.dil_h) as isize - g.pad_h as isize;
-                                    let q =
-                                        (xo * g.stride_w + j * g.dil_w) as isize - g.pad_w as isize;
+                                    let r = (y * g.stride_h + i * g.dil_h) as isize - g.pad_h as isize;
+                                    let q = (xo * g.stride_w + j * g.dil_w) as isize - g.pad_w as isize;
                                     if r < 0 || q < 0 || r >= g.h as isize || q >= g.w as isize {
                                         continue;
                                     }
-                                    let xi = ((b * g.c_in + group * cpg + c) * g.h + r as usize)
-                                        * g.w
-                                        + q as usize;
+                                    let xi = ((b * g.c_in + group * cpg + c) * g.h + r as usize) * g.w + q as usize;
                                     s += x[xi] * w[((oc * cpg + c) * g.kh + i) * g.kw + j];
                                 }
                             }
@@ -679,9 +625,7 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 (s >> 40) as f64 / (1u64 << 24) as f64 - 0.5
             })
             .collect()
@@ -693,63 +637,26 @@ mod tests {
 
     fn cases() -> Vec<([usize; 4], [usize; 4], ConvOptions<2>)> {
         vec![
-            (
-                [2, 3, 7, 9],
-                [4, 3, 3, 3],
-                ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
-            ),
-            (
-                [1, 2, 12, 10],
-                [3, 2, 9, 9],
-                ConvOptions::new([1, 1], [4, 4], [1, 1], 1),
-            ),
-            (
-                [2, 4, 11, 13],
-                [6, 4, 3, 3],
-                ConvOptions::new([2, 2], [0, 0], [1, 1], 1),
-            ),
-            (
-                [2, 4, 10, 8],
-                [6, 2, 3, 2],
-                ConvOptions::new_with_padding([2, 1], [(1, 0), (2, 1)], [1, 2], 2),
-            ),
-            (
-                [3, 5, 6, 6],
-                [2, 5, 1, 1],
-                ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-            ),
-            (
-                [1, 3, 9, 9],
-                [5, 3, 3, 3],
-                ConvOptions::new([3, 2], [1, 2], [2, 1], 1),
-            ),
+            ([2, 3, 7, 9], [4, 3, 3, 3], ConvOptions::new([1, 1], [1, 1], [1, 1], 1)),
+            ([1, 2, 12, 10], [3, 2, 9, 9], ConvOptions::new([1, 1], [4, 4], [1, 1], 1)),
+            ([2, 4, 11, 13], [6, 4, 3, 3], ConvOptions::new([2, 2], [0, 0], [1, 1], 1)),
+            ([2, 4, 10, 8], [6, 2, 3, 2], ConvOptions::new_with_padding([2, 1], [(1, 0), (2, 1)], [1, 2], 2)),
+            ([3, 5, 6, 6], [2, 5, 1, 1], ConvOptions::new([1, 1], [0, 0], [1, 1], 1)),
+            ([1, 3, 9, 9], [5, 3, 3, 3], ConvOptions::new([3, 2], [1, 2], [2, 1], 1)),
         ]
     }
 
     fn max_diff(a: &[f64], b: &[f64]) -> f64 {
         assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max)
+        a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
     }
 
     #[test]
     fn forward_matches_the_definition() {
         for (xs, ws, o) in cases() {
-            let (x, w) = (
-                values(xs.iter().product(), 1),
-                values(ws.iter().product(), 2),
-            );
+            let (x, w) = (values(xs.iter().product(), 1), values(ws.iter().product(), 2));
             let bias = values(ws[0], 3);
-            let got = conv2d::<f64>(
-                tensor(x.clone(), xs),
-                tensor(w.clone(), ws),
-                Some(
-                    output_tensor(bias.clone(), [1, 1, 1, ws[0]]).reshape(Shape::from(vec![ws[0]])),
-                ),
-                &o,
-            );
+            let got = conv2d::<f64>(tensor(x.clone(), xs), tensor(w.clone(), ws), Some(output_tensor(bias.clone(), [1, 1, 1, ws[0]]).reshape(Shape::from(vec![ws[0]]))), &o);
             let mut want = naive(&x, xs, &w, ws, &o);
             let plane = want.len() / xs[0] / ws[0];
             for (i, v) in want.iter_mut().enumerate() {
@@ -764,27 +671,15 @@ mod tests {
     #[test]
     fn gradients_match_the_adjoint() {
         for (xs, ws, o) in cases() {
-            let (x, w) = (
-                values(xs.iter().product(), 4),
-                values(ws.iter().product(), 5),
-            );
+            let (x, w) = (values(xs.iter().product(), 4), values(ws.iter().product(), 5));
             let out = naive(&x, xs, &w, ws, &o);
             let gout = values(out.len(), 6);
             let g = Geometry::new(&xs, &ws, &o);
             let gshape = [xs[0], ws[0], g.ho, g.wo];
             let dot = |x: &[f64], w: &[f64]| -> f64 {
-                naive(x, xs, w, ws, &o)
-                    .iter()
-                    .zip(&gout)
-                    .map(|(a, b)| a * b)
-                    .sum()
+                naive(x, xs, w, ws, &o).iter().zip(&gout).map(|(a, b)| a * b).sum()
             };
-            let dw = conv2d_weight_backward::<f64>(
-                tensor(x.clone(), xs),
-                &ws,
-                tensor(gout.clone(), gshape),
-                &o,
-            );
+            let dw = conv2d_weight_backward::<f64>(tensor(x.clone(), xs), &ws, tensor(gout.clone(), gshape), &o);
             let dw: &[f64] = dw.storage();
             let want_dw: Vec<f64> = (0..w.len())
                 .map(|i| {
@@ -794,12 +689,7 @@ mod tests {
                 })
                 .collect();
             assert!(max_diff(dw, &want_dw) < 1e-10, "dw {xs:?} {ws:?} {o:?}");
-            let dx = conv2d_x_backward::<f64>(
-                &xs,
-                tensor(w.clone(), ws),
-                tensor(gout.clone(), gshape),
-                &o,
-            );
+            let dx = conv2d_x_backward::<f64>(&xs, tensor(w.clone(), ws), tensor(gout.clone(), gshape), &o);
             assert_eq!(dx.layout().shape().to_vec(), xs.to_vec());
             let dx: &[f64] = dx.storage();
             let want_dx: Vec<f64> = (0..x.len())
@@ -817,31 +707,11 @@ mod tests {
     /// sizes (partial edge tiles), no, symmetric and asymmetric padding, batches, bias.
     fn winograd_cases() -> Vec<([usize; 4], [usize; 4], ConvOptions<2>)> {
         vec![
-            (
-                [2, 64, 7, 9],
-                [64, 64, 3, 3],
-                ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
-            ),
-            (
-                [1, 64, 6, 5],
-                [96, 64, 3, 3],
-                ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-            ),
-            (
-                [1, 80, 5, 8],
-                [64, 80, 3, 3],
-                ConvOptions::new_with_padding([1, 1], [(2, 0), (0, 1)], [1, 1], 1),
-            ),
-            (
-                [3, 64, 4, 4],
-                [64, 64, 3, 3],
-                ConvOptions::new([1, 1], [2, 2], [1, 1], 1),
-            ),
-            (
-                [1, 70, 5, 6],
-                [65, 70, 3, 3],
-                ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
-            ),
+            ([2, 64, 7, 9], [64, 64, 3, 3], ConvOptions::new([1, 1], [1, 1], [1, 1], 1)),
+            ([1, 64, 6, 5], [96, 64, 3, 3], ConvOptions::new([1, 1], [0, 0], [1, 1], 1)),
+            ([1, 80, 5, 8], [64, 80, 3, 3], ConvOptions::new_with_padding([1, 1], [(2, 0), (0, 1)], [1, 1], 1)),
+            ([3, 64, 4, 4], [64, 64, 3, 3], ConvOptions::new([1, 1], [2, 2], [1, 1], 1)),
+            ([1, 70, 5, 6], [65, 70, 3, 3], ConvOptions::new([1, 1], [1, 1], [1, 1], 1)),
         ]
     }
 
@@ -849,19 +719,9 @@ mod tests {
     fn winograd_forward_matches_the_definition() {
         for (xs, ws, o) in winograd_cases() {
             assert!(winograd::applies(&Geometry::new(&xs, &ws, &o)));
-            let (x, w) = (
-                values(xs.iter().product(), 7),
-                values(ws.iter().product(), 8),
-            );
+            let (x, w) = (values(xs.iter().product(), 7), values(ws.iter().product(), 8));
             let bias = values(ws[0], 9);
-            let got = conv2d::<f64>(
-                tensor(x.clone(), xs),
-                tensor(w.clone(), ws),
-                Some(
-                    output_tensor(bias.clone(), [1, 1, 1, ws[0]]).reshape(Shape::from(vec![ws[0]])),
-                ),
-                &o,
-            );
+            let got = conv2d::<f64>(tensor(x.clone(), xs), tensor(w.clone(), ws), Some(output_tensor(bias.clone(), [1, 1, 1, ws[0]]).reshape(Shape::from(vec![ws[0]]))), &o);
             let mut want = naive(&x, xs, &w, ws, &o);
             let plane = want.len() / xs[0] / ws[0];
             for (i, v) in want.iter_mut().enumerate() {
@@ -872,20 +732,9 @@ mod tests {
 
             // In f32 the transforms add rounding; it stays at the level of the sums' own.
             let to32 = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
-            let got32 = conv2d::<f32>(
-                output_tensor(to32(&x), xs),
-                output_tensor(to32(&w), ws),
-                Some(
-                    output_tensor(to32(&bias), [1, 1, 1, ws[0]]).reshape(Shape::from(vec![ws[0]])),
-                ),
-                &o,
-            );
+            let got32 = conv2d::<f32>(output_tensor(to32(&x), xs), output_tensor(to32(&w), ws), Some(output_tensor(to32(&bias), [1, 1, 1, ws[0]]).reshape(Shape::from(vec![ws[0]]))), &o);
             let got32: &[f32] = got32.storage();
-            let err = got32
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (*a as f64 - b).abs())
-                .fold(0.0, f64::max);
+            let err = got32.iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
             assert!(err < 1e-4, "f32 {xs:?} {ws:?} {o:?}: {err}");
         }
     }
@@ -895,27 +744,16 @@ mod tests {
     #[test]
     fn winograd_input_gradient_is_the_adjoint() {
         for (xs, ws, o) in winograd_cases() {
-            let (x, w) = (
-                values(xs.iter().product(), 10),
-                values(ws.iter().product(), 11),
-            );
+            let (x, w) = (values(xs.iter().product(), 10), values(ws.iter().product(), 11));
             let out = naive(&x, xs, &w, ws, &o);
             let gout = values(out.len(), 12);
             let g = Geometry::new(&xs, &ws, &o);
             let gshape = [xs[0], ws[0], g.ho, g.wo];
-            let dx = conv2d_x_backward::<f64>(
-                &xs,
-                tensor(w.clone(), ws),
-                tensor(gout.clone(), gshape),
-                &o,
-            );
+            let dx = conv2d_x_backward::<f64>(&xs, tensor(w.clone(), ws), tensor(gout.clone(), gshape), &o);
             let dx: &[f64] = dx.storage();
             let lhs: f64 = out.iter().zip(&gout).map(|(a, b)| a * b).sum();
             let rhs: f64 = x.iter().zip(dx).map(|(a, b)| a * b).sum();
-            assert!(
-                (lhs - rhs).abs() < 1e-9 * lhs.abs().max(1.0),
-                "{xs:?} {ws:?} {o:?}: {lhs} vs {rhs}"
-            );
+            assert!((lhs - rhs).abs() < 1e-9 * lhs.abs().max(1.0), "{xs:?} {ws:?} {o:?}: {lhs} vs {rhs}");
         }
     }
 }
