@@ -464,7 +464,8 @@ pub(crate) fn conv2d_weight_backward<T: ConvElement>(
 }
 
 /// `dst = srcᵀ` for a row-major `rows × cols` matrix, in 16×16 blocks so that both sides
-/// stay in cache.
+/// stay in cache. Not `tensor::copy_2d_tiled`: that one is private to the tensor module and
+/// goes parallel above 1 M elements, which here would nest inside the per-chunk jobs.
 fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
     const B: usize = 16;
     let (src, dst) = (&src[..rows * cols], &mut dst[..rows * cols]);
