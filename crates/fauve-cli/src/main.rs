@@ -38,6 +38,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // burn makes a few tensors on its default device by itself (Adam's state when a checkpoint
+    // is resumed), and in a CUDA build that default is the GPU, which a CPU run may not have.
+    // Every tensor fauve makes names its device, and burn moves that state to the parameters'
+    // device at the next step, so the CPU as default serves both.
+    #[cfg(feature = "cuda")]
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: the first thing main does, before any thread exists.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
     let cli = Cli::parse();
     logging::init(cli.verbose);
 

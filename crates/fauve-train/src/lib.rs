@@ -1,5 +1,6 @@
 pub mod onnx;
 pub mod transformer;
+pub mod device;
 pub mod vgg;
 pub mod weights;
 pub mod loss;

@@ -54,6 +54,13 @@ pub struct ResumeChanges {
     pub image_size: Option<u32>,
     /// A new Adam learning rate (Adam's moment estimates are kept).
     pub learning_rate: Option<f64>,
+    /// Where the same inputs now live, for a run continued on another machine (a GPU one,
+    /// say) whose checkpoint names paths of the first: the dataset root, the VGG weights and
+    /// the painting. They must be the same files: other ones would change what is learnt,
+    /// which nothing here can detect.
+    pub data_root: Option<PathBuf>,
+    pub vgg_weights: Option<PathBuf>,
+    pub style_image: Option<PathBuf>,
 }
 
 /// What one step reports to the caller (progress bar, logs).
@@ -130,6 +137,15 @@ pub fn train(
             }
             if let Some(lr) = changes.learning_rate {
                 saved.optim.learning_rate = lr;
+            }
+            if let Some(root) = &changes.data_root {
+                saved.data.root = root.clone();
+            }
+            if let Some(weights) = &changes.vgg_weights {
+                saved.loss_network.weights = weights.clone();
+            }
+            if let Some(image) = &changes.style_image {
+                saved.style.image = image.clone();
             }
             saved.validate().context("the checkpoint's config with this run's changes")?;
             saved

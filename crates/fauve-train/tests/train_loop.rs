@@ -294,7 +294,7 @@ fn a_resumed_run_takes_a_new_crop_size_and_learning_rate_only_when_asked() {
 
     // Asked for: the next steps train on 48 px crops at the new rate, the rest unchanged.
     command.optim.iterations = 4;
-    let changes = ResumeChanges { image_size: Some(48), learning_rate: Some(5e-3) };
+    let changes = ResumeChanges { image_size: Some(48), learning_rate: Some(5e-3), ..Default::default() };
     let resize = TrainOptions { resume: true, resume_changes: changes, ..no_export() };
     let summary = train(&command, &device, &resize, &mut LogObserver).unwrap();
     assert_eq!(summary.steps, 4);
@@ -307,9 +307,42 @@ fn a_resumed_run_takes_a_new_crop_size_and_learning_rate_only_when_asked() {
 
     // A change the config would refuse is refused on resume too, before any step.
     command.optim.iterations = 5;
-    let bad = ResumeChanges { image_size: Some(8), learning_rate: None };
+    let bad = ResumeChanges { image_size: Some(8), ..Default::default() };
     let options = TrainOptions { resume: true, resume_changes: bad, ..no_export() };
     let err = train(&command, &device, &options, &mut LogObserver).unwrap_err();
     assert!(format!("{err:#}").contains("image_size must be at least 16"), "{err:#}");
     assert_eq!(Checkpoint::load(&latest(&first.output.dir)).unwrap().header.step, 4);
+}
+
+#[test]
+fn a_run_resumed_where_its_inputs_moved_is_told_where_they_are() {
+    let dir = fixture(3);
+    let device = Device::flex();
+    let first = config(dir.path(), "run", 2);
+    train(&first, &device, &no_export(), &mut LogObserver).unwrap();
+    // The same dataset, weights and painting, now somewhere else (another machine, say).
+    let moved = dir.path().join("moved");
+    std::fs::create_dir_all(&moved).unwrap();
+    std::fs::rename(dir.path().join("train"), moved.join("train")).unwrap();
+    std::fs::rename(dir.path().join("vgg.safetensors"), moved.join("vgg.safetensors")).unwrap();
+    std::fs::rename(dir.path().join("style.png"), moved.join("style.png")).unwrap();
+
+    let command = config(dir.path(), "run", 3);
+    let resume = TrainOptions { resume: true, ..no_export() };
+    let err = train(&command, &device, &resume, &mut LogObserver).unwrap_err();
+    assert_eq!(Checkpoint::load(&latest(&first.output.dir)).unwrap().header.step, 2, "{err:#}");
+
+    let changes = ResumeChanges {
+        data_root: Some(moved.clone()),
+        vgg_weights: Some(moved.join("vgg.safetensors")),
+        style_image: Some(moved.join("style.png")),
+        ..Default::default()
+    };
+    let told = TrainOptions { resume: true, resume_changes: changes, ..no_export() };
+    assert_eq!(train(&command, &device, &told, &mut LogObserver).unwrap().steps, 3);
+    let now = newest_config(&first.output.dir);
+    assert_eq!(now.data.root, moved);
+    assert_eq!(now.loss_network.weights, moved.join("vgg.safetensors"));
+    assert_eq!(now.style.image, moved.join("style.png"));
+    assert_eq!((now.loss, now.optim.seed), (first.loss, first.optim.seed));
 }

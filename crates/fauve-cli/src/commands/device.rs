@@ -19,7 +19,7 @@ impl DeviceArg {
     pub fn burn_device(&self) -> Result<Device> {
         match self.device.as_str() {
             #[cfg(feature = "cuda")]
-            "cuda" => Ok(Device::cuda(0)),
+            "cuda" => fauve_train::device::cuda(0),
             #[cfg(not(feature = "cuda"))]
             "cuda" => anyhow::bail!(
                 "--device cuda: this fauve was built without CUDA; rebuild with `cargo build --release --features cuda`"

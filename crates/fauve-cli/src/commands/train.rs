@@ -64,7 +64,8 @@ pub struct Args {
     #[arg(long, value_name = "IMAGE")]
     sample_image: Option<PathBuf>,
     /// Continue from the run folder's newest checkpoint. What is learnt comes from the
-    /// checkpoint, except --iterations/--epochs, --image-size and --learning-rate when given.
+    /// checkpoint, except --iterations/--epochs, --image-size and --learning-rate when given;
+    /// --dataset, --weights and --style-image say where the same inputs now are.
     #[arg(long)]
     resume: bool,
     /// Don't export at the end (export later with `fauve export --checkpoint`).
@@ -155,6 +156,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let resume_changes = ResumeChanges {
         image_size: args.image_size,
         learning_rate: args.learning_rate,
+        data_root: args.dataset.clone(),
+        vgg_weights: args.weights.clone(),
+        style_image: args.style_image.clone(),
     };
     let options = TrainOptions {
         resume: args.resume,
