@@ -24,13 +24,18 @@ mod cuda {
             let first_message = first_message.clone();
             std::panic::set_hook(Box::new(move |info| {
                 let mut slot = first_message.lock().unwrap_or_else(|e| e.into_inner());
-                slot.get_or_insert_with(|| info.payload_as_str().unwrap_or("(no message)").to_owned());
+                slot.get_or_insert_with(|| {
+                    info.payload_as_str().unwrap_or("(no message)").to_owned()
+                });
             }));
         }
         let probe = std::panic::catch_unwind(|| Tensor::<1>::ones([1], &device).into_data());
         std::panic::set_hook(previous_hook);
         if probe.is_err() {
-            let message = first_message.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let message = first_message
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
             bail!(
                 "--device cuda: CUDA device {index} cannot be used: {}",
                 message.unwrap_or_else(|| "unknown error".to_owned())

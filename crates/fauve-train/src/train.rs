@@ -43,7 +43,8 @@ pub struct TrainOptions {
     pub resume_changes: ResumeChanges,
 }
 
-/// Changes a resumed run may make to what the checkpoint's config says is learnt.
+/// Changes a resumed run may make to what the checkpoint's config says is learnt, and to
+/// where its inputs are.
 ///
 /// Why: training small crops first and finishing at full size ("progressive resizing")
 /// reaches a given loss at the full size sooner on a slow machine, since a 128² step costs a
