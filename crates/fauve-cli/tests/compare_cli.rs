@@ -213,3 +213,77 @@ fn compare_reports_the_scores_of_the_images_it_names() {
         assert!(!content["speedup"]["text"].as_str().unwrap().is_empty());
     }
 }
+
+#[test]
+fn compare_takes_the_painting_from_the_models_training_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_vgg(&d.join("vgg.safetensors"));
+    write_images(d);
+    std::fs::create_dir_all(d.join("train")).unwrap();
+    std::fs::copy(d.join("photo.png"), d.join("train/photo.png")).unwrap();
+    let config = format!(
+        r#"[style]
+name = "t"
+image = "{painting}"
+[data]
+root = "{root}"
+split = "train"
+image_size = 32
+[loss_network]
+weights = "{root}/vgg.safetensors"
+[loss]
+vgg = "vgg16"
+content_layers = ["relu2_2"]
+style_layers = ["relu1_2", "relu2_2"]
+[optim]
+batch_size = 1
+iterations = 1
+[output]
+dir = "{root}/run"
+model = "{root}/t.onnx"
+sample_every = 0
+"#,
+        painting = d.join("painting.png").display(),
+        root = d.display()
+    );
+    std::fs::write(d.join("t.toml"), config).unwrap();
+    fauve(&["train", "--config", "t.toml"], d);
+    let common = [
+        "--content",
+        "photo.png",
+        "--iterations",
+        "1",
+        "--weights",
+        "vgg.safetensors",
+        "--size",
+        "32",
+    ];
+
+    let mut args = vec!["compare", "--model", "t.onnx", "-o", "out"];
+    args.extend(common);
+    fauve(&args, d);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("out/report.json")).unwrap()).unwrap();
+    assert_eq!(
+        report["style_image"],
+        d.join("painting.png").display().to_string()
+    );
+
+    // A model without a training config (an untrained export) cannot say: the error says so.
+    fauve(&["export", "--init-seed", "1", "-o", "m.onnx"], d);
+    let mut args = vec!["compare", "--model", "m.onnx", "-o", "out2"];
+    args.extend(common);
+    let output = Command::new(FAUVE)
+        .args(&args)
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("m.onnx") && stderr.contains("give --style-image"),
+        "{stderr}"
+    );
+    assert!(!d.join("out2/report.json").exists());
+}

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use fauve_infer::convert::{rgb_to_tensor, tensor_to_rgb};
 use fauve_infer::{ImageTensor, SessionOptions, StyleModel};
 use fauve_train::config::TrainConfig;
@@ -36,9 +36,10 @@ use grid::{Cell, write_grid};
 pub struct Args {
     #[command(flatten)]
     model: ModelSource,
-    /// The painting the model was trained on (the style target of the loss).
+    /// The painting the model was trained on (the style target of the loss). Default: the
+    /// one its training config (`fauve.config` metadata) names.
     #[arg(long, value_name = "IMAGE")]
-    style_image: PathBuf,
+    style_image: Option<PathBuf>,
     /// Photos to compare on.
     #[arg(long, value_name = "IMAGE", num_args = 1.., required = true)]
     content: Vec<PathBuf>,
@@ -81,13 +82,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (base, loss_source) = model_loss_config(&model, &args.loss)?;
     let config = args.loss.apply(base);
 
+    let style_image = match &args.style_image {
+        Some(path) => path.clone(),
+        None => trained_painting(&model)?,
+    };
     let device = args.device.burn_device()?;
     // The grid shows the painting at the photos' size; the loss gets it as training did.
-    let style = load_image(&args.style_image, args.size).context("style image")?;
+    let style = load_image(&style_image, args.size).context("style image")?;
     let style_file = "style.png".to_string();
     fauve_infer::encode::write_image(&dir.join(&style_file), &tensor_to_rgb(&style), None)?;
     let style_for_loss =
-        load_style_image(&args.style_image, args.size, &config).context("style image")?;
+        load_style_image(&style_image, args.size, &config).context("style image")?;
     let loss = load_loss(
         config.clone(),
         &args.loss.weights,
@@ -130,7 +135,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     let report = Report {
         model: model_path.display().to_string(),
-        style_image: args.style_image.display().to_string(),
+        style_image: style_image.display().to_string(),
         style_file,
         weights: args.loss.weights.display().to_string(),
         loss_source,
@@ -150,6 +155,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
         dir.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The painting the model's training config names: scoring against any other would not be
+/// the loss it was trained under.
+fn trained_painting(model: &StyleModel) -> Result<PathBuf> {
+    let name = model.path().display();
+    let metadata = model.metadata();
+    let toml = metadata.get("fauve.config").with_context(|| {
+        format!("{name}: no training config (fauve.config) to take the painting from; give --style-image")
+    })?;
+    let config = TrainConfig::from_toml(toml)
+        .with_context(|| format!("{name}: the `fauve.config` metadata"))?;
+    let painting = config.style.image;
+    ensure!(
+        painting.is_file(),
+        "{name}: its training painting {} is not there (a path from where it was trained); give --style-image",
+        painting.display()
+    );
+    Ok(painting)
 }
 
 /// The model's own loss (from the training config in its metadata), else the preset.
