@@ -15,9 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
-use fauve_infer::model::ModelInfo;
-use fauve_train::config::TrainConfig;
-use fauve_train::onnx::provenance::keys;
 use serde_json::Value;
 
 fn main() -> ExitCode {
@@ -76,28 +73,27 @@ fn run() -> Result<ExitCode> {
     let mut failed = Vec::new();
     for style in &styles {
         let model = root.join("models").join(format!("{style}.onnx"));
-        let result = painting(&model, &root).and_then(|painting| {
-            println!("{style}: compare against {}", painting.display());
-            let dir = out.join(style);
-            let status = Command::new(env!("CARGO_BIN_EXE_fauve"))
-                .arg("compare")
-                .arg("--model")
-                .arg(&model)
-                .arg("--style-image")
-                .arg(&painting)
-                .arg("--content")
-                .args(&photos)
-                .arg("--weights")
-                .arg(&weights)
-                .args(["--iterations", &iterations, "--size", &size, "--output"])
-                .arg(&dir)
-                .status()
-                .context("running fauve compare")?;
-            if !status.success() {
-                bail!("fauve compare exited with {status}");
-            }
-            rows(style, &dir.join("report.json"), &counts, goal)
-        });
+        // No --style-image: compare takes the painting from the model's training config, a
+        // path relative to the repository root, hence the working directory.
+        println!("{style}: compare");
+        let dir = out.join(style);
+        let result = Command::new(env!("CARGO_BIN_EXE_fauve"))
+            .current_dir(&root)
+            .arg("compare")
+            .arg("--model")
+            .arg(&model)
+            .arg("--content")
+            .args(&photos)
+            .arg("--weights")
+            .arg(&weights)
+            .args(["--iterations", &iterations, "--size", &size, "--output"])
+            .arg(&dir)
+            .status()
+            .context("running fauve compare")
+            .and_then(|status| match status.success() {
+                true => rows(style, &dir.join("report.json"), &counts, goal),
+                false => bail!("fauve compare exited with {status}"),
+            });
         match result {
             Ok(rows) => table.extend(rows),
             Err(error) => {
@@ -141,19 +137,6 @@ fn shipped_styles(models: &Path) -> Result<Vec<String>> {
         .collect();
     styles.sort();
     Ok(styles)
-}
-
-/// The painting the model was trained on, from the training config embedded in it: the loss
-/// must target the same image (at the config's size) that training saw.
-fn painting(model: &Path, root: &Path) -> Result<PathBuf> {
-    let info = ModelInfo::inspect(model).with_context(|| format!("{}", model.display()))?;
-    let config = info
-        .metadata
-        .get(keys::CONFIG)
-        .with_context(|| format!("{}: no {} metadata", model.display(), keys::CONFIG))?;
-    let config = TrainConfig::from_toml(config)
-        .with_context(|| format!("{}: its {}", model.display(), keys::CONFIG))?;
-    Ok(root.join(config.style.image))
 }
 
 fn header(counts: &[usize], goal: usize) -> Vec<String> {

@@ -79,12 +79,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     let model_path = args.model.resolve()?;
     let mut model = StyleModel::load(&model_path, &SessionOptions::default())?;
-    let (base, loss_source) = model_loss_config(&model, &args.loss)?;
+    let trained = training_config(&model)?;
+    let (base, loss_source) = model_loss_config(trained.as_ref(), &args.loss);
     let config = args.loss.apply(base);
 
     let style_image = match &args.style_image {
         Some(path) => path.clone(),
-        None => trained_painting(&model)?,
+        None => trained_painting(&model, trained.as_ref())?,
     };
     let device = args.device.burn_device()?;
     // The grid shows the painting at the photos' size; the loss gets it as training did.
@@ -157,48 +158,51 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The training config embedded in the model's metadata (`fauve.config`), if it has one.
+fn training_config(model: &StyleModel) -> Result<Option<TrainConfig>> {
+    model
+        .metadata()
+        .get("fauve.config")
+        .map(|toml| {
+            TrainConfig::from_toml(toml)
+                .with_context(|| format!("{}: the `fauve.config` metadata", model.path().display()))
+        })
+        .transpose()
+}
+
 /// The painting the model's training config names: scoring against any other would not be
 /// the loss it was trained under.
-fn trained_painting(model: &StyleModel) -> Result<PathBuf> {
+fn trained_painting(model: &StyleModel, trained: Option<&TrainConfig>) -> Result<PathBuf> {
     let name = model.path().display();
-    let metadata = model.metadata();
-    let toml = metadata.get("fauve.config").with_context(|| {
+    let config = trained.with_context(|| {
         format!("{name}: no training config (fauve.config) to take the painting from; give --style-image")
     })?;
-    let config = TrainConfig::from_toml(toml)
-        .with_context(|| format!("{name}: the `fauve.config` metadata"))?;
-    let painting = config.style.image;
+    let painting = &config.style.image;
     ensure!(
         painting.is_file(),
         "{name}: its training painting {} is not there (a path from where it was trained); give --style-image",
         painting.display()
     );
-    Ok(painting)
+    Ok(painting.clone())
 }
 
-/// The model's own loss (from the training config in its metadata), else the preset.
+/// The model's own loss (from its training config), else the preset.
 fn model_loss_config(
-    model: &StyleModel,
+    trained: Option<&TrainConfig>,
     args: &LossArgs,
-) -> Result<(PerceptualLossConfig, String)> {
-    let metadata = model.metadata();
-    match metadata.get("fauve.config") {
-        Some(toml) if args.preset.is_none() => {
-            let config = TrainConfig::from_toml(toml).with_context(|| {
-                format!("{}: the `fauve.config` metadata", model.path().display())
-            })?;
-            Ok((
-                config.loss,
-                "the model's training config (fauve.config)".into(),
-            ))
-        }
+) -> (PerceptualLossConfig, String) {
+    match trained {
+        Some(config) if args.preset.is_none() => (
+            config.loss.clone(),
+            "the model's training config (fauve.config)".into(),
+        ),
         _ => {
             let preset = format!(
                 "{:?}",
                 args.preset.unwrap_or(super::optimize::Preset::Gatys)
             )
             .to_lowercase();
-            Ok((args.preset_config(), format!("the {preset} preset")))
+            (args.preset_config(), format!("the {preset} preset"))
         }
     }
 }
