@@ -4,8 +4,17 @@
 # file may have 16 MB), plus every run's logs in $OUT/runs.tgz. At most 8 files come back per
 # call: two styles per call.
 #   here: cat STYLE.ckpt.part* > runs/STYLE/checkpoints/step-N.ckpt
+#
+# `collect.sh --kernels` instead brings back the kernel cache (autotune results and compiled
+# kernels, $FAUVE_KERNEL_CACHE) as $OUT/kernels.tar.xz.partNN, for the next session's start.sh:
+#   here: cat kernels.tar.xz.part* > .gpu/kernels.tar.xz
 cd "$(dirname "$0")/../.."
 . scripts/gpu/common.sh
+if [ "${1:-}" = --kernels ]; then
+    tar cJf - -C $W/kernels . | split -b 15M -d - "$OUT/kernels.tar.xz.part"
+    ls -la "$OUT"
+    exit 0
+fi
 for style in "$@"; do
     ckpt=$(ls $W/runs/$style/checkpoints/step-*.ckpt | sort | tail -1)
     echo "$style: $ckpt"

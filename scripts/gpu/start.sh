@@ -1,5 +1,6 @@
 #!/bin/bash
-# On the GPU machine: unpack .gpu/ into $W (once per machine), then start one background
+# On the GPU machine: unpack .gpu/ into $W (once per machine; with .gpu/kernels.tar.xz, the
+# tuned and compiled kernels an earlier session's collect.sh --kernels brought back), then start one background
 # `fauve train --device cuda` per STYLE at 256², resumed from a checkpoint carried in
 # .gpu/runs/STYLE (or left in $W by an earlier call), else from scratch. The runs go on, across
 # calls, until stop.sh or the machine's return.
@@ -13,11 +14,14 @@ if [ ! -x $W/fauve ]; then
     xz -dc .gpu/fauve.xz > $W/fauve && chmod +x $W/fauve
     xz -dc .gpu/vgg19.safetensors.xz > $W/vgg19.safetensors
     cp -r .gpu/coco $W/coco
+    mkdir -p $W/kernels
+    [ -f .gpu/kernels.tar.xz ] && tar xJf .gpu/kernels.tar.xz -C $W/kernels && echo "kernel cache: $(du -sh $W/kernels | cut -f1)"
     ort=$(python3 -c 'import onnxruntime, os, glob; print(sorted(glob.glob(os.path.dirname(onnxruntime.__file__) + "/capi/libonnxruntime.so*"))[-1])')
     cuda=$(dirname "$(dirname "$(readlink -f "$(which nvcc)")")")
     # NVRTC compiles burn's kernels at run time; minimal autotuning still took 12 min (session 7).
+    # FAUVE_KERNEL_CACHE keeps the tuning and the compiled kernels for the next process.
     cat > $W/env.sh <<ENV
-export ORT_DYLIB_PATH=$ort CUDA_PATH=$cuda CUBECL_AUTOTUNE_LEVEL=minimal
+export ORT_DYLIB_PATH=$ort CUDA_PATH=$cuda CUBECL_AUTOTUNE_LEVEL=minimal FAUVE_KERNEL_CACHE=$W/kernels
 export LD_LIBRARY_PATH=$cuda/targets/x86_64-linux/lib:$cuda/lib64:\${LD_LIBRARY_PATH:-}
 ENV
     . $W/env.sh
