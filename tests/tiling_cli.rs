@@ -8,7 +8,6 @@ use image::{Rgb, RgbImage};
 mod common;
 use common::{fauve, shipped_model};
 
-
 fn model() -> PathBuf {
     shipped_model("starry_night")
 }
@@ -59,10 +58,17 @@ fn tiled_output_has_the_input_size_and_matches_the_untiled_one() {
     picture(301, 203).save(&input).unwrap();
 
     let tiled_path = dir.path().join("tiled.png");
-    let run = stylize(&input, &tiled_path, &["--tile", "128", "--tile-overlap", "48"]);
+    let run = stylize(
+        &input,
+        &tiled_path,
+        &["--tile", "128", "--tile-overlap", "48"],
+    );
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
-    assert!(stderr.contains("tiles of 128 px"), "tiling not reported: {stderr}");
+    assert!(
+        stderr.contains("tiles of 128 px"),
+        "tiling not reported: {stderr}"
+    );
     let tiled = image::open(&tiled_path).unwrap().to_rgb8();
     assert_eq!(tiled.dimensions(), (301, 203));
 
@@ -82,7 +88,10 @@ fn impossible_tile_sizes_are_refused_before_any_output() {
     let input = dir.path().join("in.png");
     picture(64, 64).save(&input).unwrap();
     let output = dir.path().join("out.png");
-    for extra in [&["--tile", "32"][..], &["--tile", "200", "--tile-overlap", "190"]] {
+    for extra in [
+        &["--tile", "32"][..],
+        &["--tile", "200", "--tile-overlap", "190"],
+    ] {
         let run = stylize(&input, &output, extra);
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert!(!run.status.success(), "{extra:?} accepted");

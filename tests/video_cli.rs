@@ -11,7 +11,6 @@ use std::process::{Command, Output};
 mod common;
 use common::{fauve, files_in, shipped_model, stderr};
 
-
 fn starry_night() -> PathBuf {
     shipped_model("starry_night")
 }
@@ -25,7 +24,6 @@ fn stylize(args: &[&std::ffi::OsStr]) -> Output {
         .output()
         .expect("run fauve stylize")
 }
-
 
 fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -100,7 +98,6 @@ fn number(value: &serde_json::Value) -> f64 {
         .or_else(|| value.as_f64())
         .unwrap_or_else(|| panic!("not a number: {value}"))
 }
-
 
 #[test]
 fn a_video_keeps_its_frame_count_duration_and_audio() {

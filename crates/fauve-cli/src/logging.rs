@@ -22,19 +22,28 @@ pub fn init(verbose: u8) {
     };
     let stderr_filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let stderr = fmt::layer().with_writer(std::io::stderr).with_target(false).with_filter(stderr_filter);
+    let stderr = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_filter(stderr_filter);
     let file = fmt::layer()
         .with_ansi(false)
         .with_writer(|| FileSink)
-        .with_filter(EnvFilter::new("info,fauve_cli=debug,fauve_infer=debug,fauve_train=debug"))
+        .with_filter(EnvFilter::new(
+            "info,fauve_cli=debug,fauve_infer=debug,fauve_train=debug",
+        ))
         .with_filter(LevelFilter::DEBUG);
-    tracing_subscriber::registry().with(stderr).with(file).init();
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
+        .init();
 }
 
 /// Also writes every log line to `path` (appending) until the guard is dropped.
 pub fn log_to_file(path: &Path) -> Result<LogFileGuard> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
     }
     let file = OpenOptions::new()
         .create(true)

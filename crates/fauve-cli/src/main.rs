@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "fauve", version, about = "Fast neural style transfer: train, export, stylise")]
+#[command(
+    name = "fauve",
+    version,
+    about = "Fast neural style transfer: train, export, stylise"
+)]
 struct Cli {
     /// Log more (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

@@ -27,10 +27,10 @@ pub mod postprocess;
 pub mod runtime;
 pub mod styles;
 pub mod tensor;
-pub mod tiling;
-pub mod video;
 #[cfg(test)]
 mod test_models;
+pub mod tiling;
+pub mod video;
 
 pub use batch::{Job, stylize_files};
 pub use decode::{DEFAULT_MAX_PIXELS, DecodeOptions, DecodedImage};

@@ -30,7 +30,11 @@ fn main() {
     let (mut tf, mut tx, mut tw) = (0.0, 0.0, 0.0);
     for (name, ci, co, k, stride, side) in layers {
         let p = k / 2;
-        let x0 = Tensor::<4>::random([batch, ci, side + 2 * p, side + 2 * p], burn::tensor::Distribution::Default, &device);
+        let x0 = Tensor::<4>::random(
+            [batch, ci, side + 2 * p, side + 2 * p],
+            burn::tensor::Distribution::Default,
+            &device,
+        );
         let w0 = Tensor::<4>::random([co, ci, k, k], burn::tensor::Distribution::Default, &device);
         let opts = || ConvOptions::new([stride, stride], [0, 0], [1, 1], 1);
         let time = |f: &dyn Fn()| {
@@ -64,7 +68,12 @@ fn main() {
         tw += reps * w;
         println!(
             "{name:<13} {:>7.3}  {:>7.3}  {:>7.3}   ({:.2} / {:.2} / {:.2})",
-            fwd.0, x, w, fwd.1, (xg.1 - fwd.1).max(0.0), (wg.1 - fwd.1).max(0.0)
+            fwd.0,
+            x,
+            w,
+            fwd.1,
+            (xg.1 - fwd.1).max(0.0),
+            (wg.1 - fwd.1).max(0.0)
         );
     }
     println!("whole net     {tf:>7.3}  {tx:>7.3}  {tw:>7.3}   (res blocks counted 10×)");

@@ -22,14 +22,20 @@ use fauve_train::vgg::{Preprocess, Vgg, VggDepth};
 mod common;
 use common::{device, env_or, peak_resident_mib};
 
-
 fn main() {
     let size: usize = env_or("FAUVE_BENCH_SIZE", 256);
     let batch: usize = env_or("FAUVE_BENCH_BATCH", 4);
     let steps: usize = env_or("FAUVE_BENCH_STEPS", 5);
     let vgg: u32 = env_or("FAUVE_BENCH_VGG", 16);
     let on_cuda = std::env::var("FAUVE_BENCH_DEVICE").as_deref() == Ok("cuda");
-    let shards: usize = env_or("FAUVE_BENCH_SHARDS", if on_cuda { 1 } else { StepRunner::default_cpu_shards(batch) });
+    let shards: usize = env_or(
+        "FAUVE_BENCH_SHARDS",
+        if on_cuda {
+            1
+        } else {
+            StepRunner::default_cpu_shards(batch)
+        },
+    );
     // As `fauve train` does (see `retain_freed_memory`).
     fauve_train::vgg::retain_freed_memory();
     let device = device().autodiff();
@@ -37,15 +43,26 @@ fn main() {
     let mut config = PerceptualLossConfig::johnson();
     if vgg == 19 {
         config.vgg = VggDepth::Vgg19;
-        config.style_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"].map(String::from).to_vec();
+        config.style_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
+            .map(String::from)
+            .to_vec();
     }
     let deepest = config.deepest_layer().unwrap();
-    let vgg_net = Vgg::random(config.vgg, Some(&deepest), Preprocess::Torchvision, &device).unwrap();
-    let style = Tensor::<4>::random([1, 3, size, size], burn::tensor::Distribution::Uniform(0.0, 255.0), &device);
+    let vgg_net =
+        Vgg::random(config.vgg, Some(&deepest), Preprocess::Torchvision, &device).unwrap();
+    let style = Tensor::<4>::random(
+        [1, 3, size, size],
+        burn::tensor::Distribution::Uniform(0.0, 255.0),
+        &device,
+    );
     let loss = PerceptualLoss::new(vgg_net, config.clone(), style).unwrap();
     let mut network = TransformerNet::seeded(1, &device);
     let mut optimizer = AdamConfig::new().init();
-    let photos = Tensor::<4>::random([batch, 3, size, size], burn::tensor::Distribution::Uniform(0.0, 255.0), &device);
+    let photos = Tensor::<4>::random(
+        [batch, 3, size, size],
+        burn::tensor::Distribution::Uniform(0.0, 255.0),
+        &device,
+    );
 
     let runner = StepRunner::new(shards).unwrap();
     println!(
@@ -65,7 +82,10 @@ fn main() {
         if i > 0 {
             seconds.push(s);
         }
-        println!("  step {i}: {s:.2} s{}", if i == 0 { " (warm-up)" } else { "" });
+        println!(
+            "  step {i}: {s:.2} s{}",
+            if i == 0 { " (warm-up)" } else { "" }
+        );
     }
     seconds.sort_by(f64::total_cmp);
     let median = seconds[seconds.len() / 2];

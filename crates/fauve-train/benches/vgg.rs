@@ -33,7 +33,6 @@ use fauve_train::vgg::{Preprocess, Vgg, VggDepth};
 mod common;
 use common::{cpu_seconds, device, env_or};
 
-
 fn per_layer(batch: usize, size: usize, depth: VggDepth, layer: &str, device: &Device) {
     use burn::tensor::module::{conv_transpose2d, conv2d};
     use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};

@@ -51,8 +51,12 @@ impl CheckpointHeader {
         if !self.size_stages.is_empty() {
             return Ok(self.size_stages.clone());
         }
-        let config = TrainConfig::from_toml(&self.config).context("the checkpoint's embedded config")?;
-        Ok(vec![SizeStage { image_size: config.data.image_size, steps: self.step }])
+        let config =
+            TrainConfig::from_toml(&self.config).context("the checkpoint's embedded config")?;
+        Ok(vec![SizeStage {
+            image_size: config.data.image_size,
+            steps: self.step,
+        }])
     }
 }
 
@@ -81,16 +85,23 @@ impl Checkpoint {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("{}: cannot read checkpoint", path.display()))?;
-        Self::decode(&bytes).with_context(|| format!("{}: not a valid fauve checkpoint", path.display()))
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("{}: cannot read checkpoint", path.display()))?;
+        Self::decode(&bytes)
+            .with_context(|| format!("{}: not a valid fauve checkpoint", path.display()))
     }
 
     fn decode(bytes: &[u8]) -> Result<Self> {
-        ensure!(bytes.len() >= MAGIC.len() + 4 && &bytes[..8] == MAGIC, "wrong magic (not a checkpoint)");
+        ensure!(
+            bytes.len() >= MAGIC.len() + 4 && &bytes[..8] == MAGIC,
+            "wrong magic (not a checkpoint)"
+        );
         let (body, crc) = bytes.split_at(bytes.len() - 4);
         let stored = u32::from_le_bytes(crc.try_into().expect("4 bytes"));
-        ensure!(crc32fast::hash(body) == stored, "checksum mismatch (truncated or corrupted)");
+        ensure!(
+            crc32fast::hash(body) == stored,
+            "checksum mismatch (truncated or corrupted)"
+        );
         let mut rest = &body[8..];
         let mut block = || -> Result<Vec<u8>> {
             ensure!(rest.len() >= 8, "truncated");
@@ -104,7 +115,11 @@ impl Checkpoint {
         let header: CheckpointHeader = serde_json::from_slice(&block()?).context("header")?;
         let model = block()?;
         let optimizer = block()?;
-        Ok(Self { header, model, optimizer })
+        Ok(Self {
+            header,
+            model,
+            optimizer,
+        })
     }
 }
 
@@ -143,7 +158,10 @@ pub fn save(
 
 /// Writes `bytes` to `path` through a synced temporary file in the same folder and a rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".fauve-")
         .suffix(".tmp")
@@ -152,7 +170,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("{}: write failed", path.display()))?;
-    tmp.persist(path).with_context(|| format!("{}: cannot rename into place", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("{}: cannot rename into place", path.display()))?;
     Ok(())
 }
 
@@ -179,7 +198,11 @@ fn step_of(path: &Path) -> Option<u64> {
     if path.extension()? != EXTENSION {
         return None;
     }
-    path.file_stem()?.to_str()?.strip_prefix(PREFIX)?.parse().ok()
+    path.file_stem()?
+        .to_str()?
+        .strip_prefix(PREFIX)?
+        .parse()
+        .ok()
 }
 
 fn prune(dir: &Path, keep: usize) -> Result<()> {
@@ -207,6 +230,12 @@ mod tests {
         });
         let header: CheckpointHeader = serde_json::from_value(old).unwrap();
         assert!(header.size_stages.is_empty());
-        assert_eq!(header.size_stages().unwrap(), vec![SizeStage { image_size: 192, steps: 70 }]);
+        assert_eq!(
+            header.size_stages().unwrap(),
+            vec![SizeStage {
+                image_size: 192,
+                steps: 70
+            }]
+        );
     }
 }

@@ -87,26 +87,41 @@ pub struct OutputConfig {
 
 impl Default for StyleConfig {
     fn default() -> Self {
-        Self { name: "style".into(), image: PathBuf::from("style.jpg") }
+        Self {
+            name: "style".into(),
+            image: PathBuf::from("style.jpg"),
+        }
     }
 }
 
 impl Default for DataConfig {
     fn default() -> Self {
-        Self { root: PathBuf::from("datasets/coco"), split: "train2014".into(), image_size: 256 }
+        Self {
+            root: PathBuf::from("datasets/coco"),
+            split: "train2014".into(),
+            image_size: 256,
+        }
     }
 }
 
 impl Default for LossNetworkConfig {
     fn default() -> Self {
-        Self { weights: PathBuf::from("weights/vgg16-397923af.pth") }
+        Self {
+            weights: PathBuf::from("weights/vgg16-397923af.pth"),
+        }
     }
 }
 
 impl Default for OptimConfig {
     fn default() -> Self {
         // Johnson et al.: Adam, lr 1e-3, batch 4, 40k steps (2 epochs of COCO).
-        Self { batch_size: 4, iterations: 40_000, epochs: None, learning_rate: 1e-3, seed: 42 }
+        Self {
+            batch_size: 4,
+            iterations: 40_000,
+            epochs: None,
+            learning_rate: 1e-3,
+            seed: 42,
+        }
     }
 }
 
@@ -166,7 +181,10 @@ impl TrainConfig {
             bail!("optim.batch_size must be at least 1");
         }
         if self.data.image_size < 16 {
-            bail!("data.image_size must be at least 16 (got {})", self.data.image_size);
+            bail!(
+                "data.image_size must be at least 16 (got {})",
+                self.data.image_size
+            );
         }
         if !(self.optim.learning_rate > 0.0) {
             bail!("optim.learning_rate must be positive");
@@ -178,9 +196,16 @@ impl TrainConfig {
             bail!("output.keep_checkpoints must be at least 1");
         }
         if self.style.name.is_empty()
-            || !self.style.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || !self
+                .style
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            bail!("style.name must be letters, digits, '_' or '-' (got {:?})", self.style.name);
+            bail!(
+                "style.name must be letters, digits, '_' or '-' (got {:?})",
+                self.style.name
+            );
         }
         Ok(())
     }

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
-use burn::data::dataset::{Dataset, DatasetError};
 use burn::data::dataset::transform::ShuffledDataset;
+use burn::data::dataset::{Dataset, DatasetError};
 use burn::prelude::*;
 use image::imageops::FilterType;
 use rayon::prelude::*;
@@ -49,7 +49,10 @@ impl CocoStyleDataset {
                 let text = std::fs::read_to_string(&path)
                     .with_context(|| format!("{}: cannot read annotations", path.display()))?;
                 let annotations: Annotations = serde_json::from_str(&text).with_context(|| {
-                    format!("{}: not a COCO annotations file (images[].file_name)", path.display())
+                    format!(
+                        "{}: not a COCO annotations file (images[].file_name)",
+                        path.display()
+                    )
                 })?;
                 annotations
                     .images
@@ -74,7 +77,10 @@ impl CocoStyleDataset {
 
 impl Dataset<PathBuf> for CocoStyleDataset {
     fn get(&self, index: usize) -> Result<PathBuf, DatasetError> {
-        self.files.get(index).cloned().ok_or_else(|| out_of_range(index, self.files.len()))
+        self.files
+            .get(index)
+            .cloned()
+            .ok_or_else(|| out_of_range(index, self.files.len()))
     }
 
     fn len(&self) -> usize {
@@ -91,7 +97,11 @@ fn find_annotations(root: &Path, split: &str) -> Result<Option<PathBuf>> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
         .with_context(|| format!("{}: cannot list", dir.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(&suffix)))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(&suffix))
+        })
         .collect();
     found.sort();
     // COCO ships several annotation files per split (captions, instances, ...); any of them
@@ -168,7 +178,12 @@ impl CropSampler {
 
     /// The distinct files that could not be decoded so far.
     pub fn bad_files(&self) -> Vec<PathBuf> {
-        self.bad_files.lock().expect("bad_files lock").iter().cloned().collect()
+        self.bad_files
+            .lock()
+            .expect("bad_files lock")
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// The batch for training step `step` (0-based): positions `step·B .. step·B + B`.
@@ -196,8 +211,11 @@ impl CropSampler {
         // burn-dataset's seeded shuffle over the indices gives the epoch's permutation.
         let indices = IndexDataset(self.dataset.len());
         let shuffled = ShuffledDataset::new(indices, mix(self.seed, epoch));
-        let order: Arc<Vec<usize>> =
-            Arc::new((0..shuffled.len()).filter_map(|i| shuffled.get(i).ok()).collect());
+        let order: Arc<Vec<usize>> = Arc::new(
+            (0..shuffled.len())
+                .filter_map(|i| shuffled.get(i).ok())
+                .collect(),
+        );
         *cached = Some((epoch, order.clone()));
         order
     }
@@ -214,19 +232,29 @@ impl CropSampler {
             let path = self.dataset.files[index].clone();
             match image::open(&path) {
                 Ok(photo) => {
-                    return Ok(random_crop(&photo.to_rgb8(), self.image_size, mix(self.seed, position)));
+                    return Ok(random_crop(
+                        &photo.to_rgb8(),
+                        self.image_size,
+                        mix(self.seed, position),
+                    ));
                 }
                 Err(err) => {
                     self.skipped.fetch_add(1, Ordering::Relaxed);
-                    let newly_bad =
-                        self.bad_files.lock().expect("bad_files lock").insert(path.clone());
+                    let newly_bad = self
+                        .bad_files
+                        .lock()
+                        .expect("bad_files lock")
+                        .insert(path.clone());
                     if newly_bad {
                         tracing::warn!(file = %path.display(), error = %err, "skipping unreadable image");
                     }
                 }
             }
         }
-        bail!("no readable image in the dataset ({} files tried)", order.len())
+        bail!(
+            "no readable image in the dataset ({} files tried)",
+            order.len()
+        )
     }
 }
 
@@ -235,7 +263,9 @@ struct IndexDataset(usize);
 
 impl Dataset<usize> for IndexDataset {
     fn get(&self, index: usize) -> Result<usize, DatasetError> {
-        (index < self.0).then_some(index).ok_or_else(|| out_of_range(index, self.0))
+        (index < self.0)
+            .then_some(index)
+            .ok_or_else(|| out_of_range(index, self.0))
     }
     fn len(&self) -> usize {
         self.0
@@ -243,7 +273,9 @@ impl Dataset<usize> for IndexDataset {
 }
 
 fn out_of_range(index: usize, len: usize) -> DatasetError {
-    DatasetError::new(std::io::Error::other(format!("index {index} out of range 0..{len}")))
+    DatasetError::new(std::io::Error::other(format!(
+        "index {index} out of range 0..{len}"
+    )))
 }
 
 /// Resize so the shorter side is `size` (Johnson et al. train on 256² crops of COCO), then take

@@ -74,7 +74,11 @@ mod cuda {
     /// `FAUVE_KERNEL_CACHE`, else `$XDG_CACHE_HOME/fauve/kernels`, else
     /// `~/.cache/fauve/kernels`; `None` (cubecl's default) when no variable names a place.
     pub fn kernel_cache_dir() -> Option<PathBuf> {
-        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let var = |name| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         var("FAUVE_KERNEL_CACHE")
             .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("fauve").join("kernels")))
             .or_else(|| var("HOME").map(|d| d.join(".cache").join("fauve").join("kernels")))

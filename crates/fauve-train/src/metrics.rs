@@ -69,7 +69,10 @@ impl MetricsLog {
     /// run did after its last checkpoint) are dropped so a resumed run's file has no repeats.
     pub fn open(path: &Path, first_step: u64) -> Result<Self> {
         let kept: Vec<MetricsRow> = match path.exists() {
-            true => read_rows(path)?.into_iter().filter(|r| r.step <= first_step).collect(),
+            true => read_rows(path)?
+                .into_iter()
+                .filter(|r| r.step <= first_step)
+                .collect(),
             false => Vec::new(),
         };
         let mut text = format!("{HEADER}\n");
@@ -81,7 +84,10 @@ impl MetricsLog {
             .append(true)
             .open(path)
             .with_context(|| format!("{}: cannot open for appending", path.display()))?;
-        Ok(Self { path: path.to_path_buf(), file })
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     pub fn append(&mut self, row: &MetricsRow) -> Result<()> {
@@ -127,7 +133,9 @@ pub fn read_rows(path: &Path) -> Result<Vec<MetricsRow>> {
         // A torn last line (a crash mid-write) is dropped rather than failing the resume.
         match parse() {
             Some(row) => rows.push(row),
-            None => tracing::warn!(file = %path.display(), line = n + 1, "ignoring malformed metrics row"),
+            None => {
+                tracing::warn!(file = %path.display(), line = n + 1, "ignoring malformed metrics row")
+            }
         }
     }
     Ok(rows)

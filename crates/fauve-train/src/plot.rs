@@ -39,7 +39,11 @@ pub fn plot_losses(rows: &[MetricsRow], path: &Path, title: &str) -> Result<()> 
             .flat_map(|r| r.losses.as_array())
             .filter_map(positive)
             .collect();
-        let lo = values.iter().cloned().fold(f64::INFINITY, f64::min).max(1e-12);
+        let lo = values
+            .iter()
+            .cloned()
+            .fold(f64::INFINITY, f64::min)
+            .max(1e-12);
         let hi = values.iter().cloned().fold(0.0, f64::max).max(lo * 10.0);
         let last_step = rows.last().map_or(1, |r| r.step).max(rows[0].step + 1);
         let mut chart = ChartBuilder::on(&root)
@@ -64,8 +68,10 @@ pub fn plot_losses(rows: &[MetricsRow], path: &Path, title: &str) -> Result<()> 
             ("tv", GREEN, |r| r.losses.tv),
         ];
         for (name, color, value) in series {
-            let points: Vec<(u64, f64)> =
-                rows.iter().filter_map(|r| positive(value(r)).map(|v| (r.step, v))).collect();
+            let points: Vec<(u64, f64)> = rows
+                .iter()
+                .filter_map(|r| positive(value(r)).map(|v| (r.step, v)))
+                .collect();
             if points.is_empty() {
                 continue;
             }
@@ -73,7 +79,9 @@ pub fn plot_losses(rows: &[MetricsRow], path: &Path, title: &str) -> Result<()> 
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))
                 .map_err(|e| anyhow!("plot: {e}"))?
                 .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()
@@ -84,7 +92,8 @@ pub fn plot_losses(rows: &[MetricsRow], path: &Path, title: &str) -> Result<()> 
             .map_err(|e| anyhow!("plot: {e}"))?;
         root.present().map_err(|e| anyhow!("plot: {e}"))?;
     }
-    let image = image::RgbImage::from_raw(width, height, pixels).expect("buffer sized for the plot");
+    let image =
+        image::RgbImage::from_raw(width, height, pixels).expect("buffer sized for the plot");
     let mut png = Vec::new();
     image.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
     crate::checkpoint::write_atomically(path, &png)

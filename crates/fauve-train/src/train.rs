@@ -148,7 +148,9 @@ pub fn train(
             if let Some(image) = &changes.style_image {
                 saved.style.image = image.clone();
             }
-            saved.validate().context("the checkpoint's config with this run's changes")?;
+            saved
+                .validate()
+                .context("the checkpoint's config with this run's changes")?;
             saved
         }
         None => config.clone(),
@@ -172,9 +174,19 @@ pub fn train(
             optimizer = ckpt.restore_optimizer(optimizer)?;
             let net = ckpt.network(&autodiff)?;
             tracing::info!(checkpoint = %path.display(), step = ckpt.header.step, "resuming");
-            (net, ckpt.header.step, ckpt.header.elapsed_secs, Some(path.clone()))
+            (
+                net,
+                ckpt.header.step,
+                ckpt.header.elapsed_secs,
+                Some(path.clone()),
+            )
         }
-        None => (TransformerNet::seeded(config.optim.seed, &autodiff), 0, 0.0, None),
+        None => (
+            TransformerNet::seeded(config.optim.seed, &autodiff),
+            0,
+            0.0,
+            None,
+        ),
     };
     let skipped_before = resumed.as_ref().map_or(0, |(c, _)| c.header.skipped_images);
     // Steps per crop size: the checkpoint's, then this invocation's at its one size.
@@ -183,14 +195,25 @@ pub fn train(
         None => Vec::new(),
     };
     let size_stages = |steps_done: u64| {
-        SizeStage::extended(&stages_before, config.data.image_size, steps_done - first_step)
+        SizeStage::extended(
+            &stages_before,
+            config.data.image_size,
+            steps_done - first_step,
+        )
     };
     let mut metrics = MetricsLog::open(&run_dir.join("metrics.csv"), first_step)?;
     let sample = SampleImage::load(&config)?;
 
     observer.started(first_step, total_steps);
     let shards = runner.shards(batch_size);
-    tracing::info!(first_step, total_steps, batch_size, shards, images = sampler.len(), "training");
+    tracing::info!(
+        first_step,
+        total_steps,
+        batch_size,
+        shards,
+        images = sampler.len(),
+        "training"
+    );
 
     // Decode the next batches on another thread while this one computes.
     let (sender, batches) = sync_channel(2);
@@ -218,7 +241,9 @@ pub fn train(
             bail!(
                 "loss became non-finite at step {} ({values}); stopping. The last good checkpoint is {}",
                 step + 1,
-                last_checkpoint.as_ref().map_or("none yet".into(), |p| p.display().to_string())
+                last_checkpoint
+                    .as_ref()
+                    .map_or("none yet".into(), |p| p.display().to_string())
             );
         }
         network = optimizer.step(config.optim.learning_rate, network, grads);
@@ -227,8 +252,20 @@ pub fn train(
         elapsed = elapsed_before + run_started.elapsed().as_secs_f64();
         let images_per_sec = batch_size as f64 / step_started.elapsed().as_secs_f64();
         let epoch = steps_done * batch_size as u64 / sampler.len() as u64;
-        metrics.append(&MetricsRow { step: steps_done, epoch, elapsed_secs: elapsed, images_per_sec, losses: values })?;
-        observer.step(&StepReport { step: steps_done, total_steps, epoch, images_per_sec, losses: values });
+        metrics.append(&MetricsRow {
+            step: steps_done,
+            epoch,
+            elapsed_secs: elapsed,
+            images_per_sec,
+            losses: values,
+        })?;
+        observer.step(&StepReport {
+            step: steps_done,
+            total_steps,
+            epoch,
+            images_per_sec,
+            losses: values,
+        });
         last_losses = Some(values);
 
         let stop_now = options.stop.load(Ordering::Relaxed);
@@ -242,11 +279,19 @@ pub fn train(
                 losses: values.as_array(),
                 size_stages: size_stages(steps_done),
             };
-            let path = checkpoint::save(&checkpoint_dir, &header, &network, &optimizer, config.output.keep_checkpoints)?;
+            let path = checkpoint::save(
+                &checkpoint_dir,
+                &header,
+                &network,
+                &optimizer,
+                config.output.keep_checkpoints,
+            )?;
             tracing::info!(step = steps_done, path = %path.display(), "checkpoint saved");
             last_checkpoint = Some(path);
         }
-        if config.output.sample_every > 0 && (steps_done % config.output.sample_every == 0 || at_end) {
+        if config.output.sample_every > 0
+            && (steps_done % config.output.sample_every == 0 || at_end)
+        {
             let path = sample.write(&network.valid(), &run_dir.join("samples"), steps_done)?;
             observer.note(&format!("sample {}", path.display()));
         }
@@ -256,17 +301,31 @@ pub fn train(
         }
     }
     drop(batches);
-    producer.join().map_err(|_| anyhow::anyhow!("the data loader thread panicked"))?;
+    producer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the data loader thread panicked"))?;
 
     if sampler.skipped() > 0 {
         let bad = sampler.bad_files();
-        observer.note(&format!("skipped {} unreadable photo(s): {}", bad.len(), list_paths(&bad)));
+        observer.note(&format!(
+            "skipped {} unreadable photo(s): {}",
+            bad.len(),
+            list_paths(&bad)
+        ));
     }
-    crate::plot::plot_losses(&metrics.rows()?, &run_dir.join("loss.png"), &config.style.name)?;
+    crate::plot::plot_losses(
+        &metrics.rows()?,
+        &run_dir.join("loss.png"),
+        &config.style.name,
+    )?;
 
     let export = match interrupted || options.skip_export || steps_done < total_steps {
         true => None,
-        false => Some(export_trained(&network.valid(), &config, &size_stages(steps_done))?),
+        false => Some(export_trained(
+            &network.valid(),
+            &config,
+            &size_stages(steps_done),
+        )?),
     };
     Ok(TrainSummary {
         steps: steps_done,
@@ -282,7 +341,12 @@ pub fn train(
 /// The VGG (only as deep as the loss reads) and the style target, on `device`.
 pub fn build_loss(config: &TrainConfig, device: &Device) -> Result<PerceptualLoss> {
     let deepest = config.loss.deepest_layer()?;
-    let vgg = Vgg::load(&config.loss_network.weights, config.loss.vgg, Some(&deepest), device)?;
+    let vgg = Vgg::load(
+        &config.loss_network.weights,
+        config.loss.vgg,
+        Some(&deepest),
+        device,
+    )?;
     let style = load_rgb(&config.style.image).context("style image")?;
     let style = image_to_tensor(&style, device);
     Ok(PerceptualLoss::new(vgg, config.loss.clone(), style)?)
@@ -306,12 +370,20 @@ pub fn provenance(config: &TrainConfig, size_stages: &[SizeStage]) -> Provenance
 }
 
 /// Exports a trained network to the config's model path (parity-checked by the exporter).
-pub fn export_trained(network: &TransformerNet, config: &TrainConfig, size_stages: &[SizeStage]) -> Result<ExportReport> {
+pub fn export_trained(
+    network: &TransformerNet,
+    config: &TrainConfig,
+    size_stages: &[SizeStage],
+) -> Result<ExportReport> {
     let path = config.model_path();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
     }
-    let options = ExportOptions { provenance: provenance(config, size_stages), ..ExportOptions::default() };
+    let options = ExportOptions {
+        provenance: provenance(config, size_stages),
+        ..ExportOptions::default()
+    };
     onnx::export_transformer(network, &path, &options)
 }
 
@@ -340,7 +412,8 @@ impl SampleImage {
     }
 
     fn write(&self, network: &TransformerNet, dir: &Path, step: u64) -> Result<PathBuf> {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
         let out = tensor_to_rgb(&network.stylize(&self.0)?);
         let mut png = Vec::new();
         out.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
@@ -368,7 +441,11 @@ fn test_card(size: u32) -> image::RgbImage {
 }
 
 fn list_paths(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl LossValues {

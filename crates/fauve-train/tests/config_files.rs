@@ -21,7 +21,12 @@ fn every_shipped_config_parses_and_round_trips() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let config = TrainConfig::load(&path).unwrap_or_else(|e| panic!("{e:#}"));
-            assert_eq!(TrainConfig::from_toml(&config.to_toml()).unwrap(), config, "{}", path.display());
+            assert_eq!(
+                TrainConfig::from_toml(&config.to_toml()).unwrap(),
+                config,
+                "{}",
+                path.display()
+            );
             count += 1;
         }
     }
@@ -34,7 +39,10 @@ fn unknown_keys_are_refused_with_the_file_name() {
     let path = dir.path().join("typo.toml");
     std::fs::write(&path, "[optim]\nlearnin_rate = 0.1\n").unwrap();
     let err = format!("{:#}", TrainConfig::load(&path).unwrap_err());
-    assert!(err.contains("typo.toml") && err.contains("learnin_rate"), "{err}");
+    assert!(
+        err.contains("typo.toml") && err.contains("learnin_rate"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -54,7 +54,9 @@ fn without_annotations_every_image_in_the_split_is_used() {
 #[test]
 fn missing_split_is_a_clear_error() {
     let root = tempfile::tempdir().unwrap();
-    let err = CocoStyleDataset::open(root.path(), "train2014").err().unwrap();
+    let err = CocoStyleDataset::open(root.path(), "train2014")
+        .err()
+        .unwrap();
     assert!(format!("{err:#}").contains("train2014"), "{err:#}");
 }
 
@@ -98,7 +100,11 @@ fn an_epoch_visits_every_photo_once() {
 fn unreadable_photos_are_skipped_and_counted() {
     let root = tempfile::tempdir().unwrap();
     write_photos(root.path(), "train", 3);
-    std::fs::write(root.path().join("train/zz_corrupt.jpg"), b"\xFF\xD8 definitely not a jpeg").unwrap();
+    std::fs::write(
+        root.path().join("train/zz_corrupt.jpg"),
+        b"\xFF\xD8 definitely not a jpeg",
+    )
+    .unwrap();
     std::fs::write(root.path().join("train/zz_empty.jpg"), b"").unwrap();
     let sampler = CropSampler::new(CocoStyleDataset::open(root.path(), "train").unwrap(), 16, 3);
     // Two full epochs: every bad file is met at least once and replaced.

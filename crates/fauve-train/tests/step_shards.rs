@@ -11,11 +11,20 @@ mod common;
 use common::{random_vgg16, small_loss_config};
 
 fn image(n: usize, side: usize, device: &Device) -> Tensor<4> {
-    Tensor::random([n, 3, side, side], burn::tensor::Distribution::Uniform(0.0, 255.0), device)
+    Tensor::random(
+        [n, 3, side, side],
+        burn::tensor::Distribution::Uniform(0.0, 255.0),
+        device,
+    )
 }
 
 fn small_loss(device: &Device) -> PerceptualLoss {
-    PerceptualLoss::new(random_vgg16("relu2_2", device), small_loss_config(), image(1, 24, device)).unwrap()
+    PerceptualLoss::new(
+        random_vgg16("relu2_2", device),
+        small_loss_config(),
+        image(1, 24, device),
+    )
+    .unwrap()
 }
 
 /// Every parameter's largest gradient (whole batch) and largest difference from the shards'.
@@ -28,8 +37,14 @@ struct CompareGradients<'a> {
 
 impl ModuleVisitor for CompareGradients<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let whole = self.whole.get::<D>(param.id).expect("the whole batch's gradient");
-        let sharded = self.sharded.get::<D>(param.id).expect("the shards' gradient");
+        let whole = self
+            .whole
+            .get::<D>(param.id)
+            .expect("the whole batch's gradient");
+        let sharded = self
+            .sharded
+            .get::<D>(param.id)
+            .expect("the shards' gradient");
         let scale: f32 = whole.clone().abs().max().into_scalar();
         let diff: f32 = (whole - sharded).abs().max().into_scalar();
         self.found.push((scale, diff));
@@ -52,19 +67,41 @@ fn shards_give_the_whole_batchs_loss_and_gradients() {
     assert_eq!(sharded_runner.shards(3), 2);
     let (sharded_values, sharded) = sharded_runner.run(&network, &loss, photos).unwrap();
 
-    for (w, s) in whole_values.as_array().into_iter().zip(sharded_values.as_array()) {
-        assert!((w - s).abs() <= 1e-4 * w.abs().max(1.0), "losses differ: {whole_values} vs {sharded_values}");
+    for (w, s) in whole_values
+        .as_array()
+        .into_iter()
+        .zip(sharded_values.as_array())
+    {
+        assert!(
+            (w - s).abs() <= 1e-4 * w.abs().max(1.0),
+            "losses differ: {whole_values} vs {sharded_values}"
+        );
     }
-    let mut compare = CompareGradients { whole: &whole, sharded: &sharded, found: Vec::new() };
+    let mut compare = CompareGradients {
+        whole: &whole,
+        sharded: &sharded,
+        found: Vec::new(),
+    };
     network.visit(&mut compare);
-    assert_eq!(compare.found.len(), whole.len(), "every parameter has a gradient");
+    assert_eq!(
+        compare.found.len(),
+        whole.len(),
+        "every parameter has a gradient"
+    );
     // Biases right before an instance norm have a zero gradient up to rounding, so each
     // parameter is judged against at least a thousandth of the largest gradient of all.
-    let largest = compare.found.iter().map(|&(scale, _)| scale).fold(0.0, f32::max);
+    let largest = compare
+        .found
+        .iter()
+        .map(|&(scale, _)| scale)
+        .fold(0.0, f32::max);
     assert!(largest > 0.0);
     for (i, &(scale, diff)) in compare.found.iter().enumerate() {
         let relative = diff / scale.max(1e-3 * largest);
-        assert!(relative < 1e-3, "parameter {i}: gradients differ by {relative:.2e} of their largest value");
+        assert!(
+            relative < 1e-3,
+            "parameter {i}: gradients differ by {relative:.2e} of their largest value"
+        );
     }
 }
 

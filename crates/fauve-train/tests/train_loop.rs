@@ -23,8 +23,16 @@ fn write_vgg(path: &Path) {
         let values = (0..n)
             .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * (6.0 / fan_in).sqrt())
             .collect();
-        tensors.push((format!("features.{}.weight", spec.features_index), shape, values));
-        tensors.push((format!("features.{}.bias", spec.features_index), vec![spec.out_channels], vec![0.0; spec.out_channels]));
+        tensors.push((
+            format!("features.{}.weight", spec.features_index),
+            shape,
+            values,
+        ));
+        tensors.push((
+            format!("features.{}.bias", spec.features_index),
+            vec![spec.out_channels],
+            vec![0.0; spec.out_channels],
+        ));
     }
     write_safetensors(path, &tensors, None).unwrap();
 }
@@ -36,7 +44,11 @@ fn write_data(root: &Path, photos: usize) {
     for i in 0..photos {
         let (w, h) = (40 + 9 * i as u32, 36 + 4 * i as u32);
         image::RgbImage::from_fn(w, h, |x, y| {
-            image::Rgb([(x * 6 + i as u32 * 30) as u8, (y * 5) as u8, ((x + y) * 3) as u8])
+            image::Rgb([
+                (x * 6 + i as u32 * 30) as u8,
+                (y * 5) as u8,
+                ((x + y) * 3) as u8,
+            ])
         })
         .save(split.join(format!("p{i}.png")))
         .unwrap();
@@ -76,11 +88,16 @@ fn fixture(photos: usize) -> tempfile::TempDir {
 }
 
 fn no_export() -> TrainOptions {
-    TrainOptions { skip_export: true, ..TrainOptions::default() }
+    TrainOptions {
+        skip_export: true,
+        ..TrainOptions::default()
+    }
 }
 
 fn latest(run: &Path) -> PathBuf {
-    checkpoint::latest(&run.join("checkpoints")).unwrap().expect("a checkpoint")
+    checkpoint::latest(&run.join("checkpoints"))
+        .unwrap()
+        .expect("a checkpoint")
 }
 
 /// The config embedded in the run's newest checkpoint.
@@ -91,7 +108,9 @@ fn newest_config(run: &Path) -> TrainConfig {
 /// Max |a − b| between two networks' outputs on the same image.
 fn output_difference(a: &TransformerNet, b: &TransformerNet) -> f32 {
     let image = fauve_train::onnx::test_image(24, 20);
-    a.stylize(&image).unwrap().max_abs_diff(&b.stylize(&image).unwrap())
+    a.stylize(&image)
+        .unwrap()
+        .max_abs_diff(&b.stylize(&image).unwrap())
 }
 
 /// Asserts that run folder `b` trained as `a` did: the same step count in the newest
@@ -99,16 +118,26 @@ fn output_difference(a: &TransformerNet, b: &TransformerNet) -> f32 {
 /// within 1e-3. Returns `b`'s logged steps.
 fn assert_same_training(a: &Path, b: &Path, what: &str) -> Vec<u64> {
     let device = Device::flex();
-    let (ca, cb) = (Checkpoint::load(&latest(a)).unwrap(), Checkpoint::load(&latest(b)).unwrap());
+    let (ca, cb) = (
+        Checkpoint::load(&latest(a)).unwrap(),
+        Checkpoint::load(&latest(b)).unwrap(),
+    );
     assert_eq!(ca.header.step, cb.header.step, "{what}: newest checkpoints");
     let diff = output_difference(&ca.network(&device).unwrap(), &cb.network(&device).unwrap());
-    assert!(diff < 1e-2, "the {what} network differs from the other by {diff}");
+    assert!(
+        diff < 1e-2,
+        "the {what} network differs from the other by {diff}"
+    );
     let rows_a = read_rows(&a.join("metrics.csv")).unwrap();
     let rows_b = read_rows(&b.join("metrics.csv")).unwrap();
     assert_eq!(rows_a.len(), rows_b.len(), "{what}: metrics rows");
     for (ra, rb) in rows_a.iter().zip(&rows_b) {
         let (x, y) = (ra.losses.total, rb.losses.total);
-        assert!((x - y).abs() <= 1e-3 * x.abs().max(1.0), "{what}, step {}: {x} vs {y}", ra.step);
+        assert!(
+            (x - y).abs() <= 1e-3 * x.abs().max(1.0),
+            "{what}, step {}: {x} vs {y}",
+            ra.step
+        );
     }
     rows_b.iter().map(|r| r.step).collect()
 }
@@ -138,8 +167,18 @@ fn two_steps_then_resume_two_more_equals_four_straight() {
 
     let first_half = config(dir.path(), "resumed", 2);
     train(&first_half, &device, &no_export(), &mut LogObserver).unwrap();
-    let resume = TrainOptions { resume: true, skip_export: true, ..TrainOptions::default() };
-    let summary = train(&config(dir.path(), "resumed", 4), &device, &resume, &mut LogObserver).unwrap();
+    let resume = TrainOptions {
+        resume: true,
+        skip_export: true,
+        ..TrainOptions::default()
+    };
+    let summary = train(
+        &config(dir.path(), "resumed", 4),
+        &device,
+        &resume,
+        &mut LogObserver,
+    )
+    .unwrap();
     assert_eq!(summary.steps, 4);
 
     let steps = assert_same_training(&straight.output.dir, &first_half.output.dir, "resumed");
@@ -153,7 +192,10 @@ fn a_sharded_run_follows_the_whole_batch_run() {
     let whole = config(dir.path(), "whole", 3);
     train(&whole, &device, &no_export(), &mut LogObserver).unwrap();
     let sharded = config(dir.path(), "sharded", 3);
-    let options = TrainOptions { shards: 2, ..no_export() };
+    let options = TrainOptions {
+        shards: 2,
+        ..no_export()
+    };
     train(&sharded, &device, &options, &mut LogObserver).unwrap();
 
     let steps = assert_same_training(&whole.output.dir, &sharded.output.dir, "sharded");
@@ -169,7 +211,13 @@ fn the_stop_flag_checkpoints_and_returns_interrupted() {
     let summary = train(&c, &Device::flex(), &options, &mut LogObserver).unwrap();
     assert!(summary.interrupted);
     assert_eq!(summary.steps, 1);
-    assert_eq!(Checkpoint::load(&latest(&c.output.dir)).unwrap().header.step, 1);
+    assert_eq!(
+        Checkpoint::load(&latest(&c.output.dir))
+            .unwrap()
+            .header
+            .step,
+        1
+    );
     assert!(summary.export.is_none());
 }
 
@@ -185,7 +233,10 @@ fn a_non_finite_loss_stops_with_an_error_and_keeps_the_last_good_checkpoint() {
     assert!(message.contains("non-finite at step 2"), "{message}");
     let kept = checkpoint::list(&c.output.dir.join("checkpoints")).unwrap();
     assert_eq!(kept.len(), 1, "{kept:?}");
-    assert!(message.contains(&kept[0].display().to_string()), "{message}");
+    assert!(
+        message.contains(&kept[0].display().to_string()),
+        "{message}"
+    );
     assert_eq!(Checkpoint::load(&kept[0]).unwrap().header.step, 1);
 }
 
@@ -202,11 +253,25 @@ fn a_failed_checkpoint_write_leaves_earlier_checkpoints_intact() {
     // as a stand-in for any failure between writing and renaming.
     std::fs::create_dir(ckpt_dir.join("step-00000004.ckpt")).unwrap();
     std::fs::write(ckpt_dir.join("step-00000004.ckpt/keep"), "x").unwrap();
-    let resume = TrainOptions { resume: true, skip_export: true, ..TrainOptions::default() };
-    let err = train(&config(dir.path(), "run", 4), &Device::flex(), &resume, &mut LogObserver).unwrap_err();
+    let resume = TrainOptions {
+        resume: true,
+        skip_export: true,
+        ..TrainOptions::default()
+    };
+    let err = train(
+        &config(dir.path(), "run", 4),
+        &Device::flex(),
+        &resume,
+        &mut LogObserver,
+    )
+    .unwrap_err();
     assert!(format!("{err:#}").contains("step-00000004.ckpt"), "{err:#}");
 
-    assert_eq!(std::fs::read(&good).unwrap(), before, "the good checkpoint changed");
+    assert_eq!(
+        std::fs::read(&good).unwrap(),
+        before,
+        "the good checkpoint changed"
+    );
     Checkpoint::load(&good).unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(&ckpt_dir)
         .unwrap()
@@ -241,15 +306,27 @@ fn a_truncated_or_corrupted_checkpoint_is_refused_with_its_name() {
 fn a_finished_run_exports_a_verified_onnx_model_with_provenance() {
     let dir = fixture(2);
     let c = config(dir.path(), "run", 2);
-    let summary = train(&c, &Device::flex(), &TrainOptions::default(), &mut LogObserver).unwrap();
+    let summary = train(
+        &c,
+        &Device::flex(),
+        &TrainOptions::default(),
+        &mut LogObserver,
+    )
+    .unwrap();
     let export = summary.export.expect("exported");
     assert!(export.max_abs_diff <= 0.5);
     let model = fauve_train::onnx::read_model(&export.path).unwrap();
-    let meta: std::collections::BTreeMap<_, _> =
-        model.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
+    let meta: std::collections::BTreeMap<_, _> = model
+        .metadata_props
+        .iter()
+        .map(|p| (p.key.clone(), p.value.clone()))
+        .collect();
     assert_eq!(meta.get("fauve.style").map(String::as_str), Some("test"));
     assert_eq!(meta.get("fauve.iterations").map(String::as_str), Some("2"));
-    assert_eq!(meta.get("fauve.size_stages").map(String::as_str), Some("32:2"));
+    assert_eq!(
+        meta.get("fauve.size_stages").map(String::as_str),
+        Some("32:2")
+    );
     let embedded = TrainConfig::from_toml(&meta["fauve.config"]).unwrap();
     assert_eq!(embedded, c);
 }
@@ -262,15 +339,28 @@ fn a_run_folder_copied_elsewhere_resumes_there_and_exports_where_told() {
     // The run's checkpoint alone, copied into another folder.
     let moved = dir.path().join("moved");
     std::fs::create_dir_all(moved.join("checkpoints")).unwrap();
-    std::fs::copy(latest(&first.output.dir), moved.join("checkpoints/step-00000002.ckpt")).unwrap();
+    std::fs::copy(
+        latest(&first.output.dir),
+        moved.join("checkpoints/step-00000002.ckpt"),
+    )
+    .unwrap();
 
     let mut again = config(dir.path(), "moved", 3);
     again.output.model = Some(dir.path().join("elsewhere.onnx"));
-    let resume = TrainOptions { resume: true, ..TrainOptions::default() };
+    let resume = TrainOptions {
+        resume: true,
+        ..TrainOptions::default()
+    };
     let summary = train(&again, &Device::flex(), &resume, &mut LogObserver).unwrap();
     assert_eq!(summary.steps, 3);
-    assert_eq!(summary.export.expect("exported").path, dir.path().join("elsewhere.onnx"));
-    assert!(!first.output.model.unwrap().exists(), "nothing may be written into the original run");
+    assert_eq!(
+        summary.export.expect("exported").path,
+        dir.path().join("elsewhere.onnx")
+    );
+    assert!(
+        !first.output.model.unwrap().exists(),
+        "nothing may be written into the original run"
+    );
     assert_eq!(latest(&moved), moved.join("checkpoints/step-00000003.ckpt"));
     let written = TrainConfig::load(&moved.join("config.toml")).unwrap();
     assert_eq!(written.output.dir, moved);
@@ -287,31 +377,68 @@ fn a_resumed_run_takes_a_new_crop_size_and_learning_rate_only_when_asked() {
     let mut command = config(dir.path(), "run", 3);
     command.data.image_size = 48;
     command.optim.learning_rate = 5e-3;
-    let resume = TrainOptions { resume: true, ..no_export() };
+    let resume = TrainOptions {
+        resume: true,
+        ..no_export()
+    };
     train(&command, &device, &resume, &mut LogObserver).unwrap();
     let kept = newest_config(&first.output.dir);
-    assert_eq!((kept.data.image_size, kept.optim.learning_rate), (32, first.optim.learning_rate));
+    assert_eq!(
+        (kept.data.image_size, kept.optim.learning_rate),
+        (32, first.optim.learning_rate)
+    );
 
     // Asked for: the next steps train on 48 px crops at the new rate, the rest unchanged.
     command.optim.iterations = 4;
-    let changes = ResumeChanges { image_size: Some(48), learning_rate: Some(5e-3), ..Default::default() };
-    let resize = TrainOptions { resume: true, resume_changes: changes, ..no_export() };
+    let changes = ResumeChanges {
+        image_size: Some(48),
+        learning_rate: Some(5e-3),
+        ..Default::default()
+    };
+    let resize = TrainOptions {
+        resume: true,
+        resume_changes: changes,
+        ..no_export()
+    };
     let summary = train(&command, &device, &resize, &mut LogObserver).unwrap();
     assert_eq!(summary.steps, 4);
     let changed = newest_config(&first.output.dir);
-    assert_eq!((changed.data.image_size, changed.optim.learning_rate), (48, 5e-3));
+    assert_eq!(
+        (changed.data.image_size, changed.optim.learning_rate),
+        (48, 5e-3)
+    );
     assert_eq!(changed.loss, first.loss);
-    let stages = Checkpoint::load(&latest(&first.output.dir)).unwrap().header.size_stages().unwrap();
+    let stages = Checkpoint::load(&latest(&first.output.dir))
+        .unwrap()
+        .header
+        .size_stages()
+        .unwrap();
     assert_eq!(SizeStage::format_list(&stages), "32:3,48:1");
     assert_eq!(changed.optim.seed, first.optim.seed);
 
     // A change the config would refuse is refused on resume too, before any step.
     command.optim.iterations = 5;
-    let bad = ResumeChanges { image_size: Some(8), ..Default::default() };
-    let options = TrainOptions { resume: true, resume_changes: bad, ..no_export() };
+    let bad = ResumeChanges {
+        image_size: Some(8),
+        ..Default::default()
+    };
+    let options = TrainOptions {
+        resume: true,
+        resume_changes: bad,
+        ..no_export()
+    };
     let err = train(&command, &device, &options, &mut LogObserver).unwrap_err();
-    assert!(format!("{err:#}").contains("image_size must be at least 16"), "{err:#}");
-    assert_eq!(Checkpoint::load(&latest(&first.output.dir)).unwrap().header.step, 4);
+    assert!(
+        format!("{err:#}").contains("image_size must be at least 16"),
+        "{err:#}"
+    );
+    assert_eq!(
+        Checkpoint::load(&latest(&first.output.dir))
+            .unwrap()
+            .header
+            .step,
+        4
+    );
 }
 
 #[test]
@@ -324,13 +451,27 @@ fn a_run_resumed_where_its_inputs_moved_is_told_where_they_are() {
     let moved = dir.path().join("moved");
     std::fs::create_dir_all(&moved).unwrap();
     std::fs::rename(dir.path().join("train"), moved.join("train")).unwrap();
-    std::fs::rename(dir.path().join("vgg.safetensors"), moved.join("vgg.safetensors")).unwrap();
+    std::fs::rename(
+        dir.path().join("vgg.safetensors"),
+        moved.join("vgg.safetensors"),
+    )
+    .unwrap();
     std::fs::rename(dir.path().join("style.png"), moved.join("style.png")).unwrap();
 
     let command = config(dir.path(), "run", 3);
-    let resume = TrainOptions { resume: true, ..no_export() };
+    let resume = TrainOptions {
+        resume: true,
+        ..no_export()
+    };
     let err = train(&command, &device, &resume, &mut LogObserver).unwrap_err();
-    assert_eq!(Checkpoint::load(&latest(&first.output.dir)).unwrap().header.step, 2, "{err:#}");
+    assert_eq!(
+        Checkpoint::load(&latest(&first.output.dir))
+            .unwrap()
+            .header
+            .step,
+        2,
+        "{err:#}"
+    );
 
     let changes = ResumeChanges {
         data_root: Some(moved.clone()),
@@ -338,8 +479,17 @@ fn a_run_resumed_where_its_inputs_moved_is_told_where_they_are() {
         style_image: Some(moved.join("style.png")),
         ..Default::default()
     };
-    let told = TrainOptions { resume: true, resume_changes: changes, ..no_export() };
-    assert_eq!(train(&command, &device, &told, &mut LogObserver).unwrap().steps, 3);
+    let told = TrainOptions {
+        resume: true,
+        resume_changes: changes,
+        ..no_export()
+    };
+    assert_eq!(
+        train(&command, &device, &told, &mut LogObserver)
+            .unwrap()
+            .steps,
+        3
+    );
     let now = newest_config(&first.output.dir);
     assert_eq!(now.data.root, moved);
     assert_eq!(now.loss_network.weights, moved.join("vgg.safetensors"));

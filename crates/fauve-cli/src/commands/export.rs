@@ -20,7 +20,12 @@ pub struct Args {
     output: PathBuf,
 
     /// A training checkpoint (`runs/NAME/checkpoints/step-*.ckpt`) to export.
-    #[arg(long, value_name = "PATH", conflicts_with = "init_seed", required_unless_present = "init_seed")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with = "init_seed",
+        required_unless_present = "init_seed"
+    )]
     checkpoint: Option<PathBuf>,
 
     /// Seed of the initial weights of an untrained network.
@@ -60,7 +65,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(name) = args.style_name {
         provenance.style = Some(name);
     }
-    let options = ExportOptions { provenance, fixed_size: args.fixed_size, ..Default::default() };
+    let options = ExportOptions {
+        provenance,
+        fixed_size: args.fixed_size,
+        ..Default::default()
+    };
     let report = export_transformer(&net, &args.output, &options)
         .with_context(|| format!("exporting to {}", args.output.display()))?;
     let sizes: Vec<String> = report

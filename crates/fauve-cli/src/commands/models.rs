@@ -61,11 +61,16 @@ fn describe(meta: &std::collections::BTreeMap<String, String>) -> String {
         (Some(net), Some(steps)) => {
             let size = match provenance.size_stages.as_deref() {
                 Some(stages) if stages.len() > 1 => {
-                    let parts: Vec<String> =
-                        stages.iter().map(|s| format!("{} at {}²", s.steps, s.image_size)).collect();
+                    let parts: Vec<String> = stages
+                        .iter()
+                        .map(|s| format!("{} at {}²", s.steps, s.image_size))
+                        .collect();
                     format!(": {}", parts.join(", then "))
                 }
-                _ => provenance.image_size.map(|s| format!(" at {s}²")).unwrap_or_default(),
+                _ => provenance
+                    .image_size
+                    .map(|s| format!(" at {s}²"))
+                    .unwrap_or_default(),
             };
             format!("{net} loss, {steps} training steps{size}")
         }
@@ -78,12 +83,19 @@ mod tests {
     use super::describe;
 
     fn meta(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn a_model_trained_at_one_size_names_it() {
-        let m = meta(&[("fauve.loss_network", "vgg19"), ("fauve.iterations", "700"), ("fauve.image_size", "128")]);
+        let m = meta(&[
+            ("fauve.loss_network", "vgg19"),
+            ("fauve.iterations", "700"),
+            ("fauve.image_size", "128"),
+        ]);
         assert_eq!(describe(&m), "vgg19 loss, 700 training steps at 128²");
     }
 
@@ -95,6 +107,9 @@ mod tests {
             ("fauve.image_size", "256"),
             ("fauve.size_stages", "128:1700,256:250"),
         ]);
-        assert_eq!(describe(&m), "vgg19 loss, 1950 training steps: 1700 at 128², then 250 at 256²");
+        assert_eq!(
+            describe(&m),
+            "vgg19 loss, 1950 training steps: 1700 at 128², then 250 at 256²"
+        );
     }
 }
