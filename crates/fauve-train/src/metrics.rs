@@ -24,16 +24,6 @@ impl LossValues {
     pub fn as_array(&self) -> [f32; 4] {
         [self.content, self.style, self.tv, self.total]
     }
-
-    /// Component-wise sum (the parts of a batch's shards add up to the batch's loss).
-    pub fn plus(&self, other: &Self) -> Self {
-        Self {
-            content: self.content + other.content,
-            style: self.style + other.style,
-            tv: self.tv + other.tv,
-            total: self.total + other.total,
-        }
-    }
 }
 
 impl fmt::Display for LossValues {

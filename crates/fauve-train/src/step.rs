@@ -58,13 +58,14 @@ impl StepRunner {
     }
 
     /// The loss of `network` on `photos` (an autodiff batch) and its gradients, as one
-    /// backward pass over the whole batch would give them.
+    /// backward pass over the whole batch would give them. The loss parts stay on the device,
+    /// stacked ([`LossValues::stack`]): the caller reads them when it has queued what it can.
     pub fn run(
         &self,
         network: &TransformerNet,
         loss: &PerceptualLoss,
         photos: Tensor<4>,
-    ) -> Result<(LossValues, GradientsParams)> {
+    ) -> Result<(Tensor<1>, GradientsParams)> {
         let batch = photos.dims()[0];
         if self.shards(batch) == 1 {
             return Ok(shard_step(network, loss, photos, 1.0));
@@ -93,13 +94,14 @@ impl StepRunner {
                 .collect::<Result<Vec<_>>>()
         })?;
 
-        let mut values = LossValues::default();
+        let mut losses = Vec::with_capacity(results.len());
         let mut gradients = GradientsAccumulator::<TransformerNet>::new();
-        for (shard_values, shard_gradients) in results {
-            values = values.plus(&shard_values);
+        for (shard_losses, shard_gradients) in results {
+            losses.push(shard_losses);
             gradients.accumulate(network, shard_gradients);
         }
-        Ok((values, gradients.grads()))
+        let losses = Tensor::stack::<2>(losses, 0).sum_dim(0).reshape([4]);
+        Ok((losses, gradients.grads()))
     }
 }
 
@@ -113,10 +115,12 @@ fn shard_step(
     loss: &PerceptualLoss,
     photos: Tensor<4>,
     share: f32,
-) -> (LossValues, GradientsParams) {
+) -> (Tensor<1>, GradientsParams) {
     let stylised = network.forward(photos.clone());
     let parts = loss.forward(stylised, photos).scaled(share);
-    let values = LossValues::read(&parts);
+    // Nothing is read here: a read between forward and backward would make a GPU wait for
+    // the forward pass to finish before the backward pass is even queued.
+    let losses = LossValues::stack(&parts);
     let gradients = GradientsParams::from_grads(parts.total.backward(), network);
-    (values, gradients)
+    (losses, gradients)
 }

@@ -236,7 +236,12 @@ pub fn train(
     for (step, batch) in batches.iter() {
         let step_started = Instant::now();
         let photos = batch?.to_tensor(&autodiff);
-        let (values, grads) = runner.run(&network, &loss, photos)?;
+        let (losses, grads) = runner.run(&network, &loss, photos)?;
+        network = optimizer.step(config.optim.learning_rate, network, grads);
+        // Read after the optimiser step is queued: on a GPU the step's one wait then covers
+        // work already in flight. A non-finite loss stops the run before anything is saved, so
+        // the update it made is never written.
+        let values = LossValues::from_stacked(losses);
         if !values.is_finite() {
             bail!(
                 "loss became non-finite at step {} ({values}); stopping. The last good checkpoint is {}",
@@ -246,7 +251,6 @@ pub fn train(
                     .map_or("none yet".into(), |p| p.display().to_string())
             );
         }
-        network = optimizer.step(config.optim.learning_rate, network, grads);
 
         steps_done = step + 1;
         elapsed = elapsed_before + run_started.elapsed().as_secs_f64();
@@ -449,14 +453,58 @@ fn list_paths(paths: &[PathBuf]) -> String {
 }
 
 impl LossValues {
-    /// Reads the four components back from the device (one sync per step).
-    pub fn read(parts: &LossParts) -> Self {
-        let scalar = |t: &Tensor<1>| t.clone().into_scalar::<f32>();
+    /// The four components as one tensor `[content, style, tv, total]`, detached from the
+    /// graph, so that reading them back is one transfer from the device rather than four.
+    pub fn stack(parts: &LossParts) -> Tensor<1> {
+        let part = |t: &Tensor<1>| t.clone().detach().reshape([1]);
+        Tensor::cat(
+            vec![
+                part(&parts.content),
+                part(&parts.style),
+                part(&parts.tv),
+                part(&parts.total),
+            ],
+            0,
+        )
+    }
+
+    /// Reads a [`Self::stack`] back from its device (waits for it to be computed).
+    pub fn from_stacked(stacked: Tensor<1>) -> Self {
+        let data = stacked.into_data().convert::<f32>();
+        let mut values = data.iter::<f32>();
+        let mut next = || values.next().unwrap_or(f32::NAN);
         Self {
-            content: scalar(&parts.content),
-            style: scalar(&parts.style),
-            tv: scalar(&parts.tv),
-            total: scalar(&parts.total),
+            content: next(),
+            style: next(),
+            tv: next(),
+            total: next(),
         }
+    }
+
+    /// Reads the four components back from the device.
+    pub fn read(parts: &LossParts) -> Self {
+        Self::from_stacked(Self::stack(parts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::prelude::*;
+
+    use crate::loss::LossParts;
+    use crate::metrics::LossValues;
+
+    #[test]
+    fn loss_parts_read_back_in_one_transfer_in_their_order() {
+        let device = Device::flex().autodiff();
+        let value = |v: f32| Tensor::<1>::from_floats([v], &device);
+        let parts = LossParts {
+            content: value(1.5),
+            style: value(2.25),
+            tv: value(0.0),
+            total: value(3.75),
+        };
+        let values = LossValues::read(&parts);
+        assert_eq!(values.as_array(), [1.5, 2.25, 0.0, 3.75]);
     }
 }
