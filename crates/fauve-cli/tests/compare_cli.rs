@@ -287,3 +287,101 @@ sample_every = 0
     );
     assert!(!d.join("out2/report.json").exists());
 }
+
+#[test]
+fn compare_scores_other_stylisations_of_the_photo_given_with_also() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_vgg(&d.join("vgg.safetensors"));
+    write_images(d);
+    // Another implementation's output, at another size than the photo is scored at.
+    image::RgbImage::from_fn(60, 45, |x, y| {
+        image::Rgb([(x * 4) as u8, 90, (y * 5) as u8])
+    })
+    .save(d.join("other.png"))
+    .unwrap();
+    fauve(&["export", "--init-seed", "1", "-o", "m.onnx"], d);
+    let common = [
+        "compare",
+        "--model",
+        "m.onnx",
+        "--style-image",
+        "painting.png",
+        "--iterations",
+        "1",
+        "--weights",
+        "vgg.safetensors",
+        "--size",
+        "32",
+    ];
+    let mut args = common.to_vec();
+    args.extend(["--content", "photo.png", "--also", "other.png", "-o", "out"]);
+    args.extend(LOSS_FLAGS);
+    fauve(&args, d);
+
+    let out = d.join("out");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let content = &report["contents"][0];
+    let rows = content["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "fast, 1 iteration, the other image");
+    let other = &rows[2];
+    assert_eq!(other["method"], "other");
+    assert_eq!(other["source"], "other.png");
+    assert!(other["wall_secs"].is_null());
+    let file = other["image"].as_str().unwrap();
+    let scored = load_rgb(&out.join(file)).unwrap();
+    assert_eq!(
+        (scored.width, scored.height),
+        (32, 24),
+        "resized to the photo as scored"
+    );
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(markdown.contains("other (`other.png`)"), "{markdown}");
+
+    // Its number is its score under the same loss.
+    let device = Device::flex();
+    let vgg = Vgg::load(
+        d.join("vgg.safetensors"),
+        VggDepth::Vgg16,
+        Some("relu2_2"),
+        &device,
+    )
+    .unwrap();
+    let style = load_rgb(&out.join(report["style_file"].as_str().unwrap())).unwrap();
+    let loss = PerceptualLoss::new(vgg, small_config(), image_to_tensor(&style, &device)).unwrap();
+    let photo = load_rgb(&out.join(content["content_file"].as_str().unwrap())).unwrap();
+    let rescored = score(&loss, &scored, &photo, &device).unwrap();
+    let reported = other["losses"]["total"].as_f64().unwrap() as f32;
+    assert!(
+        (reported - rescored.total).abs() <= 1e-5 * rescored.total.abs(),
+        "reported {reported}, re-scored {}",
+        rescored.total
+    );
+
+    // Refused before any work: a missing file (named), and --also with two photos.
+    for (extra, expected) in [
+        (
+            vec!["--content", "photo.png", "--also", "missing.png"],
+            "missing.png",
+        ),
+        (
+            vec!["--content", "photo.png", "photo.png", "--also", "other.png"],
+            "exactly one --content",
+        ),
+    ] {
+        let mut args = common.to_vec();
+        args.extend(extra);
+        args.extend(["-o", "refused"]);
+        args.extend(LOSS_FLAGS);
+        let output = Command::new(FAUVE)
+            .args(&args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} accepted");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!d.join("refused/report.json").exists());
+    }
+}

@@ -43,6 +43,11 @@ pub struct Args {
     /// Photos to compare on.
     #[arg(long, value_name = "IMAGE", num_args = 1.., required = true)]
     content: Vec<PathBuf>,
+    /// Other stylisations of the one photo (`--content`) to score beside the fast model and
+    /// the optimisation under the same loss, e.g. another implementation's output. Each is
+    /// resized to the photo's scored size.
+    #[arg(long, value_name = "IMAGE", num_args = 1..)]
+    also: Vec<PathBuf>,
     /// Iteration counts at which the optimisation's image is kept and scored.
     #[arg(long, value_delimiter = ',', default_value = "10,50,100,300")]
     iterations: Vec<usize>,
@@ -73,6 +78,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
         bail!("--iterations: give positive counts, e.g. 10,50,100,300");
     }
     let max_iterations = *counts.last().expect("not empty");
+    ensure!(
+        args.also.is_empty() || args.content.len() == 1,
+        "--also: give exactly one --content, the photo that the other images stylise"
+    );
+    // Read before the long optimisation, so that a bad file fails at once.
+    let also = args
+        .also
+        .iter()
+        .map(|path| {
+            load_image(path, u32::MAX)
+                .with_context(|| format!("--also {}", path.display()))
+                .map(|image| (path.clone(), image))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let dir = &args.output;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
@@ -122,6 +141,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         counts: &counts,
         dir,
         size: args.size,
+        also: &also,
         used_stems: Vec::new(),
     };
     let mut contents = Vec::new();
@@ -228,9 +248,11 @@ impl Compared {
             },
         ];
         for (row, image) in self.report.rows.iter().zip(&self.images) {
-            let first = match row.iterations {
-                Some(n) => format!("optimisation, {n} it, {:.1} s", row.wall_secs),
-                None => format!("fast model, {:.3} s", row.wall_secs),
+            let secs = row.wall_secs.unwrap_or(f64::NAN);
+            let first = match (&row.source, row.iterations) {
+                (Some(source), _) => format!("other: {}", file_name(Path::new(source))),
+                (None, Some(n)) => format!("optimisation, {n} it, {secs:.1} s"),
+                (None, None) => format!("fast model, {secs:.3} s"),
             };
             cells.push(Cell {
                 image: image.clone(),
@@ -250,6 +272,8 @@ struct Setup<'a> {
     counts: &'a [usize],
     dir: &'a Path,
     size: u32,
+    /// Other stylisations of the photo (`--also`), as read.
+    also: &'a [(PathBuf, ImageTensor)],
     used_stems: Vec<String>,
 }
 
@@ -260,6 +284,7 @@ fn compare_one(path: &Path, setup: &mut Setup) -> Result<Compared> {
         options,
         counts,
         dir,
+        also,
         ..
     } = *setup;
     let content = load_image(path, setup.size)?;
@@ -288,8 +313,9 @@ fn compare_one(path: &Path, setup: &mut Setup) -> Result<Compared> {
         method: "fast".into(),
         iterations: None,
         evaluations: None,
-        wall_secs: fast_secs,
+        wall_secs: Some(fast_secs),
         image: fast_file,
+        source: None,
         losses: fast_losses.into(),
     }];
     let mut images = vec![fast_rgb];
@@ -337,8 +363,25 @@ fn compare_one(path: &Path, setup: &mut Setup) -> Result<Compared> {
             method: "optimisation".into(),
             iterations: Some(iteration),
             evaluations: Some(evaluations),
-            wall_secs: secs,
+            wall_secs: Some(secs),
             image: file,
+            source: None,
+            losses: losses.into(),
+        });
+        images.push(rgb);
+    }
+    for (i, (source, image)) in also.iter().enumerate() {
+        let rgb = tensor_to_rgb(&image.resized(content.width, content.height));
+        let file = format!("{stem}_also_{}.png", i + 1);
+        fauve_infer::encode::write_image(&dir.join(&file), &rgb, None)?;
+        let losses = score(loss, &rgb_to_tensor(&rgb), &content, device)?;
+        rows.push(Row {
+            method: "other".into(),
+            iterations: None,
+            evaluations: None,
+            wall_secs: None,
+            image: file,
+            source: Some(source.display().to_string()),
             losses: losses.into(),
         });
         images.push(rgb);

@@ -32,7 +32,8 @@ pub struct ContentReport {
     pub content_file: String,
     pub width: u32,
     pub height: u32,
-    /// The fast model first, then the optimisation at each requested iteration count.
+    /// The fast model first, then the optimisation at each requested iteration count, then
+    /// the `--also` images.
     pub rows: Vec<Row>,
     pub speedup: Speedup,
     /// The optimisation's loss after every iteration (float pixels, before rounding to 8 bits).
@@ -41,13 +42,17 @@ pub struct ContentReport {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
-    /// `fast` or `optimisation`.
+    /// `fast`, `optimisation` or `other` (an `--also` image).
     pub method: String,
     pub iterations: Option<usize>,
     pub evaluations: Option<usize>,
-    pub wall_secs: f64,
+    /// Time to make the image; none for an `--also` image, made elsewhere.
+    pub wall_secs: Option<f64>,
     /// The 8-bit image these losses were measured on.
     pub image: String,
+    /// Where an `--also` image came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub losses: Losses,
 }
 
@@ -144,11 +149,14 @@ impl Report {
                 let opt = |v: Option<usize>| v.map_or("–".to_string(), |v| v.to_string());
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {} | {:.3} | {:.4e} | {:.4e} | {:.4e} | {:.4e} | `{}` |",
-                    r.method,
+                    "| {} | {} | {} | {} | {:.4e} | {:.4e} | {:.4e} | {:.4e} | `{}` |",
+                    match &r.source {
+                        Some(source) => format!("other (`{source}`)"),
+                        None => r.method.clone(),
+                    },
                     opt(r.iterations),
                     opt(r.evaluations),
-                    r.wall_secs,
+                    r.wall_secs.map_or("–".to_string(), |s| format!("{s:.3}")),
                     r.losses.content,
                     r.losses.style,
                     r.losses.tv,
