@@ -69,6 +69,24 @@ fn small_config() -> PerceptualLossConfig {
     }
 }
 
+/// The loss a compare report was scored under, rebuilt from the files in `dir` and `out`.
+fn reported_loss(
+    dir: &Path,
+    out: &Path,
+    report: &serde_json::Value,
+    device: &Device,
+) -> PerceptualLoss {
+    let vgg = Vgg::load(
+        dir.join("vgg.safetensors"),
+        VggDepth::Vgg16,
+        Some("relu2_2"),
+        device,
+    )
+    .unwrap();
+    let style = load_rgb(&out.join(report["style_file"].as_str().unwrap())).unwrap();
+    PerceptualLoss::new(vgg, small_config(), image_to_tensor(&style, device)).unwrap()
+}
+
 fn fauve(args: &[&str], dir: &Path) -> std::process::Output {
     let output = Command::new(FAUVE)
         .args(args)
@@ -162,15 +180,7 @@ fn compare_reports_the_scores_of_the_images_it_names() {
 
     // The same loss, rebuilt from the files the report names.
     let device = Device::flex();
-    let vgg = Vgg::load(
-        d.join("vgg.safetensors"),
-        VggDepth::Vgg16,
-        Some("relu2_2"),
-        &device,
-    )
-    .unwrap();
-    let style = load_rgb(&out.join(report["style_file"].as_str().unwrap())).unwrap();
-    let loss = PerceptualLoss::new(vgg, small_config(), image_to_tensor(&style, &device)).unwrap();
+    let loss = reported_loss(d, &out, &report, &device);
     let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
     for content in contents {
         let photo = load_rgb(&out.join(content["content_file"].as_str().unwrap())).unwrap();
@@ -341,15 +351,7 @@ fn compare_scores_other_stylisations_of_the_photo_given_with_also() {
 
     // Its number is its score under the same loss.
     let device = Device::flex();
-    let vgg = Vgg::load(
-        d.join("vgg.safetensors"),
-        VggDepth::Vgg16,
-        Some("relu2_2"),
-        &device,
-    )
-    .unwrap();
-    let style = load_rgb(&out.join(report["style_file"].as_str().unwrap())).unwrap();
-    let loss = PerceptualLoss::new(vgg, small_config(), image_to_tensor(&style, &device)).unwrap();
+    let loss = reported_loss(d, &out, &report, &device);
     let photo = load_rgb(&out.join(content["content_file"].as_str().unwrap())).unwrap();
     let rescored = score(&loss, &scored, &photo, &device).unwrap();
     let reported = other["losses"]["total"].as_f64().unwrap() as f32;

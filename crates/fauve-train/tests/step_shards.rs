@@ -4,6 +4,7 @@ use burn::module::{ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use fauve_train::loss::PerceptualLoss;
+use fauve_train::metrics::LossValues;
 use fauve_train::step::StepRunner;
 use fauve_train::transformer::TransformerNet;
 
@@ -62,10 +63,12 @@ fn shards_give_the_whole_batchs_loss_and_gradients() {
 
     let whole_runner = StepRunner::new(1).unwrap();
     assert_eq!(whole_runner.shards(3), 1);
-    let (whole_values, whole) = whole_runner.run(&network, &loss, photos.clone()).unwrap();
+    let (whole_losses, whole) = whole_runner.run(&network, &loss, photos.clone()).unwrap();
+    let whole_values = LossValues::from_stacked(whole_losses);
     let sharded_runner = StepRunner::new(2).unwrap();
     assert_eq!(sharded_runner.shards(3), 2);
-    let (sharded_values, sharded) = sharded_runner.run(&network, &loss, photos).unwrap();
+    let (sharded_losses, sharded) = sharded_runner.run(&network, &loss, photos).unwrap();
+    let sharded_values = LossValues::from_stacked(sharded_losses);
 
     for (w, s) in whole_values
         .as_array()
