@@ -87,6 +87,25 @@ fn reported_loss(
     PerceptualLoss::new(vgg, small_config(), image_to_tensor(&style, device)).unwrap()
 }
 
+/// A temporary folder with the synthetic VGG, the photo and the painting.
+fn fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_vgg(&dir.path().join("vgg.safetensors"));
+    write_images(dir.path());
+    dir
+}
+
+/// Runs fauve expecting it to fail; its stderr.
+fn fauve_refuses(args: &[&str], dir: &Path) -> String {
+    let output = Command::new(FAUVE)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "fauve {args:?} accepted");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 fn fauve(args: &[&str], dir: &Path) -> std::process::Output {
     let output = Command::new(FAUVE)
         .args(args)
@@ -103,10 +122,8 @@ fn fauve(args: &[&str], dir: &Path) -> std::process::Output {
 
 #[test]
 fn optimize_writes_the_image_frames_and_an_animation() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fixture();
     let d = dir.path();
-    write_vgg(&d.join("vgg.safetensors"));
-    write_images(d);
     let mut args = vec![
         "optimize",
         "--content",
@@ -139,10 +156,8 @@ fn optimize_writes_the_image_frames_and_an_animation() {
 
 #[test]
 fn compare_reports_the_scores_of_the_images_it_names() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fixture();
     let d = dir.path();
-    write_vgg(&d.join("vgg.safetensors"));
-    write_images(d);
     fauve(&["export", "--init-seed", "1", "-o", "m.onnx"], d);
     let mut args = vec![
         "compare",
@@ -226,10 +241,8 @@ fn compare_reports_the_scores_of_the_images_it_names() {
 
 #[test]
 fn compare_takes_the_painting_from_the_models_training_config() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fixture();
     let d = dir.path();
-    write_vgg(&d.join("vgg.safetensors"));
-    write_images(d);
     std::fs::create_dir_all(d.join("train")).unwrap();
     std::fs::copy(d.join("photo.png"), d.join("train/photo.png")).unwrap();
     let config = format!(
@@ -284,13 +297,7 @@ sample_every = 0
     fauve(&["export", "--init-seed", "1", "-o", "m.onnx"], d);
     let mut args = vec!["compare", "--model", "m.onnx", "-o", "out2"];
     args.extend(common);
-    let output = Command::new(FAUVE)
-        .args(&args)
-        .current_dir(d)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = fauve_refuses(&args, d);
     assert!(
         stderr.contains("m.onnx") && stderr.contains("give --style-image"),
         "{stderr}"
@@ -300,10 +307,8 @@ sample_every = 0
 
 #[test]
 fn compare_scores_other_stylisations_of_the_photo_given_with_also() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fixture();
     let d = dir.path();
-    write_vgg(&d.join("vgg.safetensors"));
-    write_images(d);
     // Another implementation's output, at another size than the photo is scored at.
     image::RgbImage::from_fn(60, 45, |x, y| {
         image::Rgb([(x * 4) as u8, 90, (y * 5) as u8])
@@ -376,13 +381,7 @@ fn compare_scores_other_stylisations_of_the_photo_given_with_also() {
         args.extend(extra);
         args.extend(["-o", "refused"]);
         args.extend(LOSS_FLAGS);
-        let output = Command::new(FAUVE)
-            .args(&args)
-            .current_dir(d)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{args:?} accepted");
+        let stderr = fauve_refuses(&args, d);
         assert!(stderr.contains(expected), "{stderr}");
         assert!(!d.join("refused/report.json").exists());
     }
