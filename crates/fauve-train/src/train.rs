@@ -108,9 +108,6 @@ pub fn train(
 ) -> Result<TrainSummary> {
     let run_dir = config.output.dir.clone();
     let checkpoint_dir = run_dir.join("checkpoints");
-    std::fs::create_dir_all(&run_dir)
-        .with_context(|| format!("{}: cannot create the run folder", run_dir.display()))?;
-
     let resumed = match options.resume {
         true => {
             let path = checkpoint::latest(&checkpoint_dir)?.with_context(|| {
@@ -155,8 +152,6 @@ pub fn train(
         }
         None => config.clone(),
     };
-    checkpoint::write_atomically(&run_dir.join("config.toml"), config.to_toml().as_bytes())?;
-
     let autodiff = device.clone().autodiff();
     let loss = build_loss(&config, &autodiff)?;
     let sampler = Arc::new(CropSampler::new(
@@ -201,8 +196,14 @@ pub fn train(
             steps_done - first_step,
         )
     };
-    let mut metrics = MetricsLog::open(&run_dir.join("metrics.csv"), first_step)?;
     let sample = SampleImage::load(&config)?;
+
+    // Every input has been read: only now does the run folder change, so a bad path or file
+    // leaves it as it was (a resumed run's config.toml included).
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("{}: cannot create the run folder", run_dir.display()))?;
+    checkpoint::write_atomically(&run_dir.join("config.toml"), config.to_toml().as_bytes())?;
+    let mut metrics = MetricsLog::open(&run_dir.join("metrics.csv"), first_step)?;
 
     observer.started(first_step, total_steps);
     let shards = runner.shards(batch_size);

@@ -19,10 +19,12 @@ use crate::vgg::{ConvSpec, ConvWeights, Preprocess, Vgg, VggDepth, VggError};
 /// Everything that can go wrong turning a file into a [`Vgg`]; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
-    #[error("cannot read VGG weights {}: {source}", path.display())]
+    // The wrapped errors are named `error`, not `source`: the message already quotes them, and
+    // a `source` would print twice in the CLI's `{:#}` chain.
+    #[error("cannot read VGG weights {}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{} is not a readable PyTorch checkpoint: {message}", path.display())]
     Pytorch { path: PathBuf, message: String },
@@ -63,8 +65,8 @@ pub enum WeightsError {
         path.display()
     )]
     UnknownPreprocess { path: PathBuf, value: String },
-    #[error("{}: {source}", path.display())]
-    Layer { path: PathBuf, source: VggError },
+    #[error("{}: {error}", path.display())]
+    Layer { path: PathBuf, error: VggError },
 }
 
 /// An opened weight file: its tensors by key, read on demand, and its preprocessing.
@@ -92,9 +94,9 @@ impl VggWeightFile {
     /// by its first bytes rather than its extension.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, WeightsError> {
         let path = path.as_ref().to_path_buf();
-        let io_err = |source| WeightsError::Io {
+        let io_err = |error| WeightsError::Io {
             path: path.clone(),
-            source,
+            error,
         };
         let mut magic = [0u8; 4];
         std::fs::File::open(&path)
@@ -172,9 +174,9 @@ impl VggWeightFile {
         let count = match deepest {
             Some(name) => depth
                 .convs_needed_for(name)
-                .map_err(|source| WeightsError::Layer {
+                .map_err(|error| WeightsError::Layer {
                     path: self.path.clone(),
-                    source,
+                    error,
                 })?,
             None => depth.convs().len(),
         };

@@ -463,7 +463,13 @@ fn a_run_resumed_where_its_inputs_moved_is_told_where_they_are() {
         resume: true,
         ..no_export()
     };
+    let run_files = |name: &str| std::fs::read(first.output.dir.join(name)).unwrap();
+    let (config_before, metrics_before) = (run_files("config.toml"), run_files("metrics.csv"));
     let err = train(&command, &device, &resume, &mut LogObserver).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("vgg.safetensors"),
+        "the error names the missing file: {err:#}"
+    );
     assert_eq!(
         Checkpoint::load(&latest(&first.output.dir))
             .unwrap()
@@ -472,6 +478,9 @@ fn a_run_resumed_where_its_inputs_moved_is_told_where_they_are() {
         2,
         "{err:#}"
     );
+    // The failed resume rewrote nothing: config.toml still describes the run that was made.
+    assert_eq!(run_files("config.toml"), config_before);
+    assert_eq!(run_files("metrics.csv"), metrics_before);
 
     let changes = ResumeChanges {
         data_root: Some(moved.clone()),
@@ -495,4 +504,29 @@ fn a_run_resumed_where_its_inputs_moved_is_told_where_they_are() {
     assert_eq!(now.loss_network.weights, moved.join("vgg.safetensors"));
     assert_eq!(now.style.image, moved.join("style.png"));
     assert_eq!((now.loss, now.optim.seed), (first.loss, first.optim.seed));
+}
+
+#[test]
+fn a_new_run_with_a_missing_input_creates_no_run_folder() {
+    let dir = fixture(2);
+    let device = Device::flex();
+    for (what, missing) in [
+        ("weights", dir.path().join("none.safetensors")),
+        ("painting", dir.path().join("none.png")),
+        ("dataset", dir.path().join("no-dataset")),
+    ] {
+        let mut c = config(dir.path(), what, 2);
+        match what {
+            "weights" => c.loss_network.weights = missing.clone(),
+            "painting" => c.style.image = missing.clone(),
+            _ => c.data.root = missing.clone(),
+        }
+        let err = train(&c, &device, &no_export(), &mut LogObserver).unwrap_err();
+        let message = format!("{err:#}");
+        assert!(
+            message.contains(&missing.display().to_string()),
+            "{what}: {message}"
+        );
+        assert!(!c.output.dir.exists(), "{what}: the run folder was created");
+    }
 }

@@ -145,7 +145,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         })
         .context("installing the Ctrl-C handler")?;
     }
-    let _log_guard = crate::logging::log_to_file(&config.output.dir.join("train.log"))?;
+    let run_dir = config.output.dir.clone();
+    let new_run_dir = !run_dir.exists();
+    let log_guard = crate::logging::log_to_file(&run_dir.join("train.log"))?;
     let shards = match args.device.is_cpu() {
         true => args.shards.map_or_else(
             || StepRunner::default_cpu_shards(config.optim.batch_size),
@@ -168,7 +170,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         resume_changes,
     };
     let mut progress = ProgressObserver::default();
-    let summary = train(&config, &device, &options, &mut progress)?;
+    let summary = match train(&config, &device, &options, &mut progress) {
+        Ok(summary) => summary,
+        Err(err) => {
+            drop(log_guard);
+            remove_if_only_a_log(&run_dir, new_run_dir);
+            return Err(err);
+        }
+    };
     progress.finish();
 
     if let Some(losses) = summary.last_losses {
@@ -198,6 +207,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A run that fails on its inputs (a missing painting, dataset or weight file) leaves no
+/// folder behind: `train` writes nothing before it has read them all, so a folder this
+/// invocation created that holds only the log is removed. Anything else is kept.
+fn remove_if_only_a_log(run_dir: &std::path::Path, created_here: bool) {
+    let only_log = std::fs::read_dir(run_dir).is_ok_and(|entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .all(|e| e.file_name() == "train.log")
+    });
+    if created_here && only_log {
+        let _ = std::fs::remove_dir_all(run_dir);
+    }
 }
 
 /// Draws iteration, images/s, ETA and the current losses.

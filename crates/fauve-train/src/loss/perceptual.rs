@@ -114,8 +114,9 @@ impl PerceptualLossConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LossError {
+    // Not `#[from]`: that would also make it the source and print it twice under `{:#}`.
     #[error("perceptual loss: {0}")]
-    Vgg(#[from] VggError),
+    Vgg(VggError),
     #[error("the loss is configured for {configured} but the VGG given is {given}")]
     WrongVgg {
         configured: VggDepth,
@@ -127,6 +128,12 @@ pub enum LossError {
     NoLayers,
     #[error("the style image must be [1, 3, H, W], got {0:?}")]
     StyleImageShape([usize; 4]),
+}
+
+impl From<VggError> for LossError {
+    fn from(error: VggError) -> Self {
+        LossError::Vgg(error)
+    }
 }
 
 /// The components of the loss, each already multiplied by its weight, so
