@@ -366,23 +366,29 @@ fn compare_scores_other_stylisations_of_the_photo_given_with_also() {
         rescored.total
     );
 
-    // Refused before any work: a missing file (named), and --also with two photos.
+    // Refused before any work and before the output folder exists: a missing file (named), a
+    // photo that is not an image (named), and --also with two photos.
+    std::fs::write(d.join("junk.png"), b"not an image").unwrap();
     for (extra, expected) in [
         (
             vec!["--content", "photo.png", "--also", "missing.png"],
             "missing.png",
         ),
+        (vec!["--content", "photo.png", "junk.png"], "junk.png"),
         (
             vec!["--content", "photo.png", "photo.png", "--also", "other.png"],
             "exactly one --content",
         ),
     ] {
         let mut args = common.to_vec();
-        args.extend(extra);
+        args.extend(extra.iter().copied());
         args.extend(["-o", "refused"]);
         args.extend(LOSS_FLAGS);
         let stderr = fauve_refuses(&args, d);
         assert!(stderr.contains(expected), "{stderr}");
-        assert!(!d.join("refused/report.json").exists());
+        assert!(
+            !d.join("refused").exists(),
+            "{extra:?} left an output folder"
+        );
     }
 }

@@ -88,13 +88,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .iter()
         .map(|path| {
             load_image(path, u32::MAX)
-                .with_context(|| format!("--also {}", path.display()))
+                .context("--also")
+                .map(|image| (path.clone(), image))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let photos = args
+        .content
+        .iter()
+        .map(|path| {
+            load_image(path, args.size)
+                .context("--content")
                 .map(|image| (path.clone(), image))
         })
         .collect::<Result<Vec<_>>>()?;
     let dir = &args.output;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
 
     let model_path = args.model.resolve()?;
     let mut model = StyleModel::load(&model_path, &SessionOptions::default())?;
@@ -109,8 +116,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let device = args.device.burn_device()?;
     // The grid shows the painting at the photos' size; the loss gets it as training did.
     let style = load_image(&style_image, args.size).context("style image")?;
-    let style_file = "style.png".to_string();
-    fauve_infer::encode::write_image(&dir.join(&style_file), &tensor_to_rgb(&style), None)?;
     let style_for_loss =
         load_style_image(&style_image, args.size, &config).context("style image")?;
     let loss = load_loss(
@@ -119,6 +124,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &style_for_loss,
         &device.clone().autodiff(),
     )?;
+    // Every input has been read: a bad one leaves no output folder behind.
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
+    let style_file = "style.png".to_string();
+    fauve_infer::encode::write_image(&dir.join(&style_file), &tensor_to_rgb(&style), None)?;
     let options = OptimizeOptions {
         method: match args.optimizer {
             OptimizerArg::Lbfgs => Method::Lbfgs,
@@ -140,14 +150,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         options: &options,
         counts: &counts,
         dir,
-        size: args.size,
         also: &also,
         used_stems: Vec::new(),
     };
     let mut contents = Vec::new();
     let mut grid_rows = Vec::new();
-    for path in &args.content {
-        let compared = compare_one(path, &mut setup)
+    for (path, content) in photos {
+        let compared = compare_one(&path, content, &mut setup)
             .with_context(|| format!("{}: comparison failed", path.display()))?;
         eprintln!("{}: {}", path.display(), compared.report.speedup.text);
         grid_rows.push(compared.cells(&style));
@@ -271,13 +280,12 @@ struct Setup<'a> {
     options: &'a OptimizeOptions,
     counts: &'a [usize],
     dir: &'a Path,
-    size: u32,
     /// Other stylisations of the photo (`--also`), as read.
     also: &'a [(PathBuf, ImageTensor)],
     used_stems: Vec<String>,
 }
 
-fn compare_one(path: &Path, setup: &mut Setup) -> Result<Compared> {
+fn compare_one(path: &Path, content: ImageTensor, setup: &mut Setup) -> Result<Compared> {
     let Setup {
         loss,
         device,
@@ -287,7 +295,6 @@ fn compare_one(path: &Path, setup: &mut Setup) -> Result<Compared> {
         also,
         ..
     } = *setup;
-    let content = load_image(path, setup.size)?;
     let stem = unique_stem(path, &mut setup.used_stems);
     let model = &mut *setup.model;
     let content_file = format!("{stem}_content.png");
