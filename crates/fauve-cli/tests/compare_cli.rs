@@ -142,15 +142,28 @@ fn optimize_writes_the_image_frames_and_an_animation() {
         "32",
     ];
     args.extend(LOSS_FLAGS);
+
+    // An output format fauve cannot write is refused before the optimisation, not after it.
+    let mut bad = args.clone();
+    bad[6] = "out.bmp";
+    let stderr = fauve_refuses(&bad, d);
+    assert!(stderr.contains("out.bmp"), "{stderr}");
+    assert!(!d.join("out_frames").exists());
+
+    // A folder that is not there yet is made for the image.
+    args[6] = "results/out.png";
     let out = fauve(&args, d);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("4 iterations"), "{stderr}");
-    let image = image::open(d.join("out.png")).unwrap();
+    let image = image::open(d.join("results/out.png")).unwrap();
     assert_eq!((image.width(), image.height()), (32, 24));
     for i in [0, 2, 4] {
-        assert!(d.join(format!("out_frames/iter-{i:05}.png")).is_file());
+        assert!(
+            d.join(format!("results/out_frames/iter-{i:05}.png"))
+                .is_file()
+        );
     }
-    let gif = std::fs::read(d.join("out.gif")).unwrap();
+    let gif = std::fs::read(d.join("results/out.gif")).unwrap();
     assert!(gif.starts_with(b"GIF89a"));
 }
 

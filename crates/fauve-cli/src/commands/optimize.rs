@@ -222,6 +222,8 @@ impl Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    // Checked before minutes of optimisation, not found out when the image is written.
+    fauve_infer::OutputFormat::from_path(&args.output)?;
     let device = args.device.burn_device()?;
     let content = load_image(&args.content, args.size).context("content image")?;
     let config = args.loss.apply(args.loss.preset_config());
@@ -264,6 +266,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return Err(e);
     }
 
+    if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("{}: cannot create the output folder", parent.display()))?;
+    }
     fauve_infer::encode::write_image(
         &args.output,
         &fauve_infer::convert::tensor_to_rgb(&result.image),
