@@ -10,32 +10,13 @@ use fauve_train::optimize::score;
 use fauve_train::train::load_rgb;
 use fauve_train::transformer::{Device, image_to_tensor};
 use fauve_train::vgg::{Vgg, VggDepth};
-use fauve_train::weights::write_safetensors;
+use fauve_train::weights::{synthetic_vgg_tensors, write_safetensors};
 
 const FAUVE: &str = env!("CARGO_BIN_EXE_fauve");
 
 /// VGG16 up to relu2_2 (four convolutions), deterministic values, torchvision keys.
 fn write_vgg(path: &Path) {
-    let mut tensors = Vec::new();
-    for spec in VggDepth::Vgg16.convs().into_iter().take(4) {
-        let shape = spec.weight_shape().to_vec();
-        let n: usize = shape.iter().product();
-        let scale = (6.0 / (spec.in_channels * 9) as f32).sqrt();
-        let values = (0..n)
-            .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * scale)
-            .collect();
-        tensors.push((
-            format!("features.{}.weight", spec.features_index),
-            shape,
-            values,
-        ));
-        tensors.push((
-            format!("features.{}.bias", spec.features_index),
-            vec![spec.out_channels],
-            vec![0.01; spec.out_channels],
-        ));
-    }
-    write_safetensors(path, &tensors, None).unwrap();
+    write_safetensors(path, &synthetic_vgg_tensors(VggDepth::Vgg16, 4, 0.01), None).unwrap();
 }
 
 fn write_images(dir: &Path) {

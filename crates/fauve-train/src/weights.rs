@@ -353,6 +353,35 @@ impl Vgg {
     }
 }
 
+/// Deterministic stand-in weights for the first `convs` convolutions of `depth`, with
+/// torchvision's keys (write them with [`write_safetensors`]): kernels of a fixed
+/// pseudo-random pattern at He-uniform scale, so activations neither vanish nor explode
+/// through a few layers, and a constant `bias`. For tests that need a loss network without
+/// the 500 MB ImageNet file; its features mean nothing.
+pub fn synthetic_vgg_tensors(
+    depth: VggDepth,
+    convs: usize,
+    bias: f32,
+) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    let mut tensors = Vec::new();
+    for spec in depth.convs().into_iter().take(convs) {
+        let shape = spec.weight_shape().to_vec();
+        let n: usize = shape.iter().product();
+        let scale = (6.0 / (spec.in_channels * 9) as f32).sqrt();
+        let kernel = (0..n)
+            .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * scale)
+            .collect();
+        let key = |what: &str| format!("features.{}.{what}", spec.features_index);
+        tensors.push((key("weight"), shape, kernel));
+        tensors.push((
+            key("bias"),
+            vec![spec.out_channels],
+            vec![bias; spec.out_channels],
+        ));
+    }
+    tensors
+}
+
 /// Writes `vgg`-shaped tensors to a safetensors file with torchvision's keys: for tests,
 /// benchmarks and converting a `.pth` once. `metadata` goes to `__metadata__` (e.g.
 /// `preprocess = caffe`).

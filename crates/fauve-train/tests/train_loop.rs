@@ -11,30 +11,11 @@ use fauve_train::onnx::SizeStage;
 use fauve_train::train::{LogObserver, ResumeChanges, TrainOptions, train};
 use fauve_train::transformer::{Device, TransformerNet};
 use fauve_train::vgg::VggDepth;
-use fauve_train::weights::write_safetensors;
+use fauve_train::weights::{synthetic_vgg_tensors, write_safetensors};
 
-/// VGG16 tensors up to relu2_2 (four convolutions), deterministic, torchvision keys.
+/// VGG16 up to relu2_2 (four convolutions), deterministic, zero biases.
 fn write_vgg(path: &Path) {
-    let mut tensors = Vec::new();
-    for spec in VggDepth::Vgg16.convs().into_iter().take(4) {
-        let shape = spec.weight_shape().to_vec();
-        let n: usize = shape.iter().product();
-        let fan_in = (spec.in_channels * 9) as f32;
-        let values = (0..n)
-            .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * (6.0 / fan_in).sqrt())
-            .collect();
-        tensors.push((
-            format!("features.{}.weight", spec.features_index),
-            shape,
-            values,
-        ));
-        tensors.push((
-            format!("features.{}.bias", spec.features_index),
-            vec![spec.out_channels],
-            vec![0.0; spec.out_channels],
-        ));
-    }
-    write_safetensors(path, &tensors, None).unwrap();
+    write_safetensors(path, &synthetic_vgg_tensors(VggDepth::Vgg16, 4, 0.0), None).unwrap();
 }
 
 /// Photos of varied sizes (so crops differ between steps) and a striped "painting".

@@ -5,29 +5,11 @@ use std::path::Path;
 
 use burn::prelude::*;
 use fauve_train::vgg::{Preprocess, Vgg, VggDepth};
-use fauve_train::weights::{WeightsError, write_safetensors};
+use fauve_train::weights::{WeightsError, synthetic_vgg_tensors, write_safetensors};
 
 /// torchvision-keyed tensors for the first `convs` convolutions of `depth`, deterministic values.
 fn vgg_tensors(depth: VggDepth, convs: usize) -> Vec<(String, Vec<usize>, Vec<f32>)> {
-    let mut out = Vec::new();
-    for spec in depth.convs().into_iter().take(convs) {
-        let shape = spec.weight_shape().to_vec();
-        let n: usize = shape.iter().product();
-        let values = (0..n)
-            .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.05)
-            .collect();
-        out.push((
-            format!("features.{}.weight", spec.features_index),
-            shape,
-            values,
-        ));
-        out.push((
-            format!("features.{}.bias", spec.features_index),
-            vec![spec.out_channels],
-            vec![0.01; spec.out_channels],
-        ));
-    }
-    out
+    synthetic_vgg_tensors(depth, convs, 0.01)
 }
 
 fn write(path: &Path, tensors: &[(String, Vec<usize>, Vec<f32>)], preprocess: Option<&str>) {
