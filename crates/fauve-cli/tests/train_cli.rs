@@ -3,6 +3,9 @@
 
 use std::process::Command;
 
+use fauve_train::vgg::VggDepth;
+use fauve_train::weights::{synthetic_vgg_tensors, write_safetensors};
+
 const FAUVE: &str = env!("CARGO_BIN_EXE_fauve");
 
 #[test]
@@ -42,4 +45,93 @@ fn train_with_missing_weights_names_the_file_once_and_leaves_no_run_folder() {
     // The OS's reason appears once: the CLI prints the error chain, which must not repeat it.
     assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
     assert!(!run.exists(), "a failed run left {}", run.display());
+}
+
+#[test]
+fn kept_checkpoints_export_as_their_average_with_the_steps_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_safetensors(
+        d.join("vgg.safetensors"),
+        &synthetic_vgg_tensors(VggDepth::Vgg16, 4, 0.0),
+        None,
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("data/train2014")).unwrap();
+    for i in 0..3u32 {
+        image::RgbImage::from_fn(40 + 8 * i, 36, |x, y| {
+            image::Rgb([(x * 6 + i * 40) as u8, (y * 5) as u8, ((x + y) * 3) as u8])
+        })
+        .save(d.join(format!("data/train2014/p{i}.png")))
+        .unwrap();
+    }
+    image::RgbImage::from_fn(48, 48, |x, y| {
+        image::Rgb([[220, 40, 40], [30, 60, 200]][((x / 4 + y / 6) % 2) as usize])
+    })
+    .save(d.join("painting.png"))
+    .unwrap();
+
+    // The synthetic VGG stops at relu2_2, so the loss's layers come from a config file.
+    std::fs::write(
+        d.join("test.toml"),
+        r#"
+[style]
+name = "test"
+image = "painting.png"
+[data]
+root = "data"
+image_size = 32
+[loss_network]
+weights = "vgg.safetensors"
+[loss]
+vgg = "vgg16"
+content_layers = ["relu2_2"]
+style_layers = ["relu1_2", "relu2_2"]
+[optim]
+batch_size = 2
+[output]
+dir = "run"
+sample_every = 0
+"#,
+    )
+    .unwrap();
+    let train = Command::new(FAUVE)
+        .current_dir(d)
+        .args([
+            "train",
+            "--config",
+            "test.toml",
+            "--iterations",
+            "3",
+            "--no-export",
+        ])
+        .args(["--checkpoint-every", "1", "--keep-checkpoints", "3"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&train.stderr);
+    assert!(train.status.success(), "{stderr}");
+    let mut kept: Vec<_> = std::fs::read_dir(d.join("run/checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    kept.sort();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+
+    let export = Command::new(FAUVE)
+        .current_dir(d)
+        .args(["export", "-o", "avg.onnx", "--checkpoint"])
+        .args(&kept)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&export.stderr);
+    assert!(export.status.success(), "{stderr}");
+    assert!(stderr.contains("averaged 3 checkpoints"), "{stderr}");
+    let info = Command::new(FAUVE)
+        .args(["info"])
+        .arg(d.join("avg.onnx"))
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("fauve.averaged_steps = 1,2,3"), "{info}");
+    assert!(info.contains("fauve.iterations = 3"), "{info}");
 }

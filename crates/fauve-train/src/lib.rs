@@ -1,3 +1,4 @@
+pub mod averaging;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

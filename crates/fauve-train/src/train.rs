@@ -371,6 +371,7 @@ pub fn provenance(config: &TrainConfig, size_stages: &[SizeStage]) -> Provenance
         size_stages: Some(size_stages.to_vec()),
         config: Some(config.to_toml()),
         seed: Some(config.optim.seed),
+        averaged_steps: None,
     }
 }
 

@@ -43,6 +43,7 @@ fn provenance() -> Provenance {
         size_stages: None,
         config: Some("[train]\nepochs = 2\n".into()),
         seed: Some(11),
+        averaged_steps: None,
     }
 }
 

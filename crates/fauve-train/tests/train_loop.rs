@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
+use fauve_train::averaging::average_checkpoints;
 use fauve_train::checkpoint::{self, Checkpoint};
 use fauve_train::config::TrainConfig;
 use fauve_train::metrics::read_rows;
@@ -510,4 +511,62 @@ fn a_new_run_with_a_missing_input_creates_no_run_folder() {
         );
         assert!(!c.output.dir.exists(), "{what}: the run folder was created");
     }
+}
+
+#[test]
+fn checkpoints_of_one_run_average_weight_by_weight_and_other_runs_are_refused() {
+    let dir = fixture(3);
+    let device = Device::flex();
+    let mut c = config(dir.path(), "run", 4);
+    c.output.checkpoint_every = 1;
+    c.output.keep_checkpoints = 4;
+    train(&c, &device, &no_export(), &mut LogObserver).unwrap();
+    let paths = checkpoint::list(&c.output.dir.join("checkpoints")).unwrap();
+    assert_eq!(paths.len(), 4);
+    let (newest, older) = (paths[3].clone(), paths[1].clone());
+
+    // Given newest first: the mean is still described by the newest, steps in order.
+    let averaged = average_checkpoints(&[newest.clone(), older.clone()], &device).unwrap();
+    assert_eq!(averaged.steps, vec![2, 4]);
+    assert_eq!(averaged.size_stages.iter().map(|s| s.steps).sum::<u64>(), 4);
+    let weight = |net: &TransformerNet| -> Vec<f32> {
+        net.conv1
+            .conv2d
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec()
+            .unwrap()
+    };
+    let a = weight(&Checkpoint::load(&newest).unwrap().network(&device).unwrap());
+    let b = weight(&Checkpoint::load(&older).unwrap().network(&device).unwrap());
+    let mean = weight(&averaged.network);
+    assert!(
+        a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-4),
+        "training moved no weight"
+    );
+    for ((x, y), m) in a.iter().zip(&b).zip(&mean) {
+        assert!(
+            (m - (x + y) / 2.0).abs() <= 1e-6,
+            "{m} is not the mean of {x} and {y}"
+        );
+    }
+
+    // The same step twice, and a checkpoint of another run (another seed), are refused by name.
+    let err = average_checkpoints(&[newest.clone(), newest.clone()], &device).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("give each checkpoint once"),
+        "{err:#}"
+    );
+    let mut other = config(dir.path(), "other", 1);
+    other.optim.seed = 7;
+    train(&other, &device, &no_export(), &mut LogObserver).unwrap();
+    let stranger = latest(&other.output.dir);
+    let err = average_checkpoints(&[newest, stranger.clone()], &device).unwrap_err();
+    let message = format!("{err:#}");
+    assert!(
+        message.contains(&stranger.display().to_string()),
+        "{message}"
+    );
+    assert!(message.contains("seed differs"), "{message}");
 }

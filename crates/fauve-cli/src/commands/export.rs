@@ -1,12 +1,15 @@
 //! `fauve export`: write a style network to ONNX, verified against ONNX Runtime first.
 //!
 //! The network comes from a training checkpoint (`--checkpoint`, provenance from the run's
-//! config) or is a freshly initialised, untrained one (`--init-seed`, for tests and demos).
+//! config), from the mean of several of one run's checkpoints (`--checkpoint` repeated, see
+//! `fauve_train::averaging`), or is a freshly initialised, untrained one (`--init-seed`, for
+//! tests and demos).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use fauve_train::averaging::average_checkpoints;
 use fauve_train::checkpoint::Checkpoint;
 use fauve_train::config::TrainConfig;
 use fauve_train::onnx::{ExportOptions, Provenance, export_transformer};
@@ -19,14 +22,17 @@ pub struct Args {
     #[arg(short, long, value_name = "OUT.onnx")]
     output: PathBuf,
 
-    /// A training checkpoint (`runs/NAME/checkpoints/step-*.ckpt`) to export.
+    /// A training checkpoint (`runs/NAME/checkpoints/step-*.ckpt`) to export. Several (of one
+    /// run; repeat the flag or list them after it) are averaged weight by weight, which smooths
+    /// out the step-to-step jitter of training: keep them with `--keep-checkpoints`.
     #[arg(
         long,
         value_name = "PATH",
+        num_args = 1..,
         conflicts_with = "init_seed",
         required_unless_present = "init_seed"
     )]
-    checkpoint: Option<PathBuf>,
+    checkpoint: Vec<PathBuf>,
 
     /// Seed of the initial weights of an untrained network.
     #[arg(long, value_name = "N")]
@@ -43,15 +49,31 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let device = Device::flex();
-    let (net, mut provenance) = match (&args.checkpoint, args.init_seed) {
-        (Some(path), _) => {
+    let (net, mut provenance) = match (args.checkpoint.as_slice(), args.init_seed) {
+        ([path], _) => {
             let checkpoint = Checkpoint::load(path)?;
             let config = TrainConfig::from_toml(&checkpoint.header.config)
                 .with_context(|| format!("{}: the embedded config", path.display()))?;
             let stages = checkpoint.header.size_stages()?;
             (checkpoint.network(&device)?, provenance(&config, &stages))
         }
-        (None, Some(seed)) => {
+        ([_, _, ..], _) => {
+            let averaged = average_checkpoints(&args.checkpoint, &device)?;
+            let mut provenance = provenance(&averaged.config, &averaged.size_stages);
+            eprintln!(
+                "averaged {} checkpoints, steps {}",
+                averaged.steps.len(),
+                averaged
+                    .steps
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            provenance.averaged_steps = Some(averaged.steps);
+            (averaged.network, provenance)
+        }
+        ([], Some(seed)) => {
             let provenance = Provenance {
                 style: Some("untrained".to_owned()),
                 iterations: Some(0),
@@ -60,7 +82,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             };
             (TransformerNet::seeded(seed, &device), provenance)
         }
-        (None, None) => bail!("give --checkpoint PATH or --init-seed N"),
+        ([], None) => bail!("give --checkpoint PATH or --init-seed N"),
     };
     if let Some(name) = args.style_name {
         provenance.style = Some(name);

@@ -47,7 +47,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// One line from the fauve provenance keys, e.g. "VGG19 loss, 700 training steps at 128²" or
-/// "VGG19 loss, 1950 training steps: 1700 at 128², then 250 at 256²".
+/// "VGG19 loss, 1950 training steps: 1700 at 128², then 250 at 256²", and whether the
+/// weights are an average of checkpoints.
 fn describe(meta: &std::collections::BTreeMap<String, String>) -> String {
     let other = || {
         let text = meta.get("onnx.description").or(meta.get("onnx.producer"));
@@ -72,7 +73,14 @@ fn describe(meta: &std::collections::BTreeMap<String, String>) -> String {
                     .map(|s| format!(" at {s}²"))
                     .unwrap_or_default(),
             };
-            format!("{net} loss, {steps} training steps{size}")
+            let averaged = match provenance.averaged_steps.as_deref() {
+                Some([first, .., last]) => format!(
+                    "; weights averaged over steps {first}–{last} ({} checkpoints)",
+                    provenance.averaged_steps.as_ref().map_or(0, Vec::len)
+                ),
+                _ => String::new(),
+            };
+            format!("{net} loss, {steps} training steps{size}{averaged}")
         }
         _ => other(),
     }
@@ -110,6 +118,21 @@ mod tests {
         assert_eq!(
             describe(&m),
             "vgg19 loss, 1950 training steps: 1700 at 128², then 250 at 256²"
+        );
+    }
+
+    #[test]
+    fn an_averaged_model_says_over_which_steps() {
+        let m = meta(&[
+            ("fauve.loss_network", "vgg19"),
+            ("fauve.iterations", "3325"),
+            ("fauve.image_size", "256"),
+            ("fauve.averaged_steps", "3125,3150,3175,3200"),
+        ]);
+        assert_eq!(
+            describe(&m),
+            "vgg19 loss, 3325 training steps at 256²; weights averaged over steps 3125–3200 \
+             (4 checkpoints)"
         );
     }
 }

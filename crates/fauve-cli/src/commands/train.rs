@@ -58,6 +58,10 @@ pub struct Args {
     model: Option<PathBuf>,
     #[arg(long, value_name = "N")]
     checkpoint_every: Option<u64>,
+    /// How many of the newest checkpoints to keep (default 3). Keep more to export their
+    /// average (`fauve export --checkpoint A B C...`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    keep_checkpoints: Option<u64>,
     #[arg(long, value_name = "N")]
     sample_every: Option<u64>,
     /// Validation photo stylised every --sample-every steps.
@@ -110,6 +114,9 @@ impl Args {
         set!(output_dir => output.dir);
         set!(checkpoint_every => output.checkpoint_every);
         set!(sample_every => output.sample_every);
+        if let Some(v) = self.keep_checkpoints {
+            c.output.keep_checkpoints = v as usize;
+        }
         if let Some(v) = self.iterations {
             c.optim.iterations = v;
             c.optim.epochs = None;

@@ -20,6 +20,9 @@ pub mod keys {
     /// The full training configuration, as TOML text.
     pub const CONFIG: &str = "fauve.config";
     pub const SEED: &str = "fauve.seed";
+    /// The steps of the checkpoints whose weights were averaged into this network, e.g.
+    /// `3125,3150,3175` (see `fauve_train::averaging`); absent for a single checkpoint.
+    pub const AVERAGED_STEPS: &str = "fauve.averaged_steps";
 }
 
 /// Training provenance of a network. Every field is optional: an untrained export knows only
@@ -43,6 +46,8 @@ pub struct Provenance {
     pub config: Option<String>,
     /// Seed of the initial weights (and of the data order when trained).
     pub seed: Option<u64>,
+    /// The checkpoints' steps when the network is the mean of several of one run's.
+    pub averaged_steps: Option<Vec<u64>>,
 }
 
 impl Provenance {
@@ -70,6 +75,13 @@ impl Provenance {
         );
         put(keys::CONFIG, self.config.clone());
         put(keys::SEED, self.seed.map(|v| v.to_string()));
+        put(
+            keys::AVERAGED_STEPS,
+            self.averaged_steps.as_ref().map(|steps| {
+                let steps: Vec<String> = steps.iter().map(u64::to_string).collect();
+                steps.join(",")
+            }),
+        );
         out
     }
 
@@ -107,6 +119,20 @@ impl Provenance {
                 .transpose()?,
             config: metadata.get(keys::CONFIG).cloned(),
             seed: parse(metadata, keys::SEED)?,
+            averaged_steps: metadata
+                .get(keys::AVERAGED_STEPS)
+                .map(|v| {
+                    v.split(',')
+                        .map(|step| step.trim().parse::<u64>())
+                        .collect::<Result<Vec<_>, _>>()
+                        .with_context(|| {
+                            format!(
+                                "metadata {} = {v:?} is not a list of steps",
+                                keys::AVERAGED_STEPS
+                            )
+                        })
+                })
+                .transpose()?,
         })
     }
 }
@@ -182,9 +208,11 @@ mod tests {
             ]),
             config: Some("[train]\nlr = 1e-3\n".into()),
             seed: Some(42),
+            averaged_steps: Some(vec![39_950, 39_975, 40_000]),
         };
         let map: BTreeMap<_, _> = p.to_metadata().into_iter().collect();
-        assert_eq!(map.len(), 10);
+        assert_eq!(map.len(), 11);
+        assert_eq!(map["fauve.averaged_steps"], "39950,39975,40000");
         assert_eq!(map["fauve.size_stages"], "128:30000,256:10000");
         assert_eq!(Provenance::from_metadata(&map).unwrap(), p);
     }
