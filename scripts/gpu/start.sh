@@ -38,7 +38,7 @@ for style in "$@"; do
     setsid nohup $W/fauve train --device cuda --config configs/$style.toml "${resume[@]}" \
         --image-size 256 --dataset $W/coco --weights $W/vgg19.safetensors \
         --style-image assets/styles/$style.jpg --iterations "${ITERATIONS:-40000}" --no-export \
-        --checkpoint-every 250 --sample-every 1000 --output-dir $run/ \
+        --checkpoint-every 250 --keep-checkpoints 9 --sample-every 1000 --output-dir $run/ \
         > $W/$style.out 2>&1 < /dev/null &
     echo "$style: started${resume:+ (resumed)}"
 done
