@@ -23,8 +23,9 @@ pub struct Args {
     output: PathBuf,
 
     /// A training checkpoint (`runs/NAME/checkpoints/step-*.ckpt`) to export. Several (of one
-    /// run; repeat the flag or list them after it) are averaged weight by weight, which smooths
-    /// out the step-to-step jitter of training: keep them with `--keep-checkpoints`.
+    /// run; repeat the flag or list them after it) are averaged weight by weight, to smooth out
+    /// the step-to-step jitter of training (how much it gains varies: README, "Averaging
+    /// checkpoints"); keep them with `--keep-checkpoints`.
     #[arg(
         long,
         value_name = "PATH",
