@@ -114,15 +114,16 @@ pub fn average_networks(networks: Vec<TransformerNet>) -> Result<TransformerNet>
                 .map(|v| vec![0.0; v.len()])
                 .collect();
         }
+        let same_shapes = collector.values.len() == sums.len()
+            && sums
+                .iter()
+                .zip(&collector.values)
+                .all(|(s, v)| s.len() == v.len());
         ensure!(
-            collector.values.len() == sums.len(),
+            same_shapes,
             "networks with different parameters cannot be averaged"
         );
         for (sum, values) in sums.iter_mut().zip(&collector.values) {
-            ensure!(
-                sum.len() == values.len(),
-                "networks with different parameters cannot be averaged"
-            );
             for (s, v) in sum.iter_mut().zip(values) {
                 *s += f64::from(*v);
             }

@@ -82,25 +82,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.also.is_empty() || args.content.len() == 1,
         "--also: give exactly one --content, the photo that the other images stylise"
     );
-    // Read before the long optimisation, so that a bad file fails at once.
-    let also = args
-        .also
-        .iter()
-        .map(|path| {
-            load_image(path, u32::MAX)
-                .context("--also")
-                .map(|image| (path.clone(), image))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let photos = args
-        .content
-        .iter()
-        .map(|path| {
-            load_image(path, args.size)
-                .context("--content")
-                .map(|image| (path.clone(), image))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    // Read before the long optimisation and before the output folder, so that a bad file
+    // fails at once and leaves nothing behind.
+    let also = read_images(&args.also, u32::MAX, "--also")?;
+    let photos = read_images(&args.content, args.size, "--content")?;
     let dir = &args.output;
 
     let model_path = args.model.resolve()?;
@@ -185,6 +170,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         dir.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each of `paths` read at most `size` px on its longest side; an error names the flag and file.
+fn read_images(paths: &[PathBuf], size: u32, flag: &str) -> Result<Vec<(PathBuf, ImageTensor)>> {
+    paths
+        .iter()
+        .map(|path| {
+            let image = load_image(path, size).context(flag.to_owned())?;
+            Ok((path.clone(), image))
+        })
+        .collect()
 }
 
 /// The training config embedded in the model's metadata (`fauve.config`), if it has one.

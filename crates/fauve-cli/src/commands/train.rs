@@ -220,12 +220,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// folder behind: `train` writes nothing before it has read them all, so a folder this
 /// invocation created that holds only the log is removed. Anything else is kept.
 fn remove_if_only_a_log(run_dir: &std::path::Path, created_here: bool) {
-    let only_log = std::fs::read_dir(run_dir).is_ok_and(|entries| {
-        entries
-            .filter_map(|e| e.ok())
-            .all(|e| e.file_name() == "train.log")
-    });
-    if created_here && only_log {
+    let only_log = || {
+        std::fs::read_dir(run_dir).is_ok_and(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .all(|e| e.file_name() == "train.log")
+        })
+    };
+    if created_here && only_log() {
         let _ = std::fs::remove_dir_all(run_dir);
     }
 }
