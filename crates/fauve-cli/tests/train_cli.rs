@@ -135,3 +135,36 @@ sample_every = 0
     assert!(info.contains("fauve.averaged_steps = 1,2,3"), "{info}");
     assert!(info.contains("fauve.iterations = 3"), "{info}");
 }
+
+#[test]
+fn init_from_a_file_that_is_not_a_model_names_it_and_leaves_no_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("notes.onnx");
+    std::fs::write(&junk, "these are notes, not a network").unwrap();
+    let run = dir.path().join("run");
+    let output = Command::new(FAUVE)
+        .arg("train")
+        .arg("--init-from")
+        .arg(&junk)
+        .arg("--output-dir")
+        .arg(&run)
+        .args(["--iterations", "2", "--no-export"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&junk.display().to_string()),
+        "the error names the file: {stderr}"
+    );
+    assert!(!run.exists(), "a failed run left {}", run.display());
+
+    let both = Command::new(FAUVE)
+        .args(["train", "--resume", "--init-from"])
+        .arg(&junk)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&both.stderr);
+    assert!(!both.status.success());
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}

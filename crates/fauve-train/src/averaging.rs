@@ -170,7 +170,12 @@ impl ModuleMapper for ReplaceFloatParams {
         self.next += 1;
         param.map(|tensor| {
             let data = TensorData::new(values, tensor.shape());
-            Tensor::from_data(data, &tensor.device())
+            let mean = Tensor::from_data(data, &tensor.device());
+            // Keep a trainable parameter trainable (a new tensor is untracked).
+            match tensor.is_require_grad() {
+                true => mean.require_grad(),
+                false => mean,
+            }
         })
     }
 }

@@ -32,6 +32,10 @@ use crate::vgg::Vgg;
 pub struct TrainOptions {
     /// Continue from the newest checkpoint in `<output.dir>/checkpoints`.
     pub resume: bool,
+    /// Start a new run folder from the weights of this exported fauve model and carry its
+    /// training on: its embedded config rules what is learnt (with `resume_changes`), its
+    /// steps and crop sizes are counted on, and Adam starts afresh (the file has no moments).
+    pub init_from: Option<PathBuf>,
     /// Set (e.g. by Ctrl-C) to stop after the current step with a checkpoint.
     pub stop: Arc<AtomicBool>,
     /// Skip the ONNX export at the end (tests of the loop itself).
@@ -108,51 +112,9 @@ pub fn train(
 ) -> Result<TrainSummary> {
     let run_dir = config.output.dir.clone();
     let checkpoint_dir = run_dir.join("checkpoints");
-    let resumed = match options.resume {
-        true => {
-            let path = checkpoint::latest(&checkpoint_dir)?.with_context(|| {
-                format!("--resume: no checkpoint in {}", checkpoint_dir.display())
-            })?;
-            Some((checkpoint::Checkpoint::load(&path)?, path))
-        }
-        false => None,
-    };
-    // On resume the checkpoint's config rules what is learnt (same data order, same loss),
-    // except for how long, which a resumed run may extend, and the explicit `resume_changes`.
-    // Where things go and how often (`[output]`: the run folder, the model file, checkpoint and
-    // sample intervals) are this invocation's, so a run folder can be copied and continued
-    // elsewhere.
-    let config = match &resumed {
-        Some((ckpt, _)) => {
-            let mut saved = TrainConfig::from_toml(&ckpt.header.config)
-                .context("the checkpoint's embedded config")?;
-            saved.optim.iterations = config.optim.iterations;
-            saved.optim.epochs = config.optim.epochs;
-            saved.output = config.output.clone();
-            let changes = &options.resume_changes;
-            if let Some(size) = changes.image_size {
-                saved.data.image_size = size;
-            }
-            if let Some(lr) = changes.learning_rate {
-                saved.optim.learning_rate = lr;
-            }
-            if let Some(root) = &changes.data_root {
-                saved.data.root = root.clone();
-            }
-            if let Some(weights) = &changes.vgg_weights {
-                saved.loss_network.weights = weights.clone();
-            }
-            if let Some(image) = &changes.style_image {
-                saved.style.image = image.clone();
-            }
-            saved
-                .validate()
-                .context("the checkpoint's config with this run's changes")?;
-            saved
-        }
-        None => config.clone(),
-    };
     let autodiff = device.clone().autodiff();
+    let start = Start::find(config, options, &checkpoint_dir, &autodiff)?;
+    let config = start.config;
     let loss = build_loss(&config, &autodiff)?;
     let sampler = Arc::new(CropSampler::new(
         CocoStyleDataset::open(&config.data.root, &config.data.split)?,
@@ -160,35 +122,27 @@ pub fn train(
         config.optim.seed,
     ));
     let total_steps = config.total_steps(sampler.len());
+    let first_step = start.first_step;
+    if options.init_from.is_some() && total_steps <= first_step {
+        bail!(
+            "the model has trained {first_step} steps already: ask for more than that \
+             (--iterations counts from the run's first step, not from the model's last)"
+        );
+    }
     let batch_size = config.optim.batch_size;
     let runner = StepRunner::new(options.shards.min(batch_size))?;
 
     let mut optimizer: ModuleOptimizer = AdamConfig::new().init();
-    let (mut network, first_step, mut elapsed, mut last_checkpoint) = match &resumed {
-        Some((ckpt, path)) => {
-            optimizer = ckpt.restore_optimizer(optimizer)?;
-            let net = ckpt.network(&autodiff)?;
-            tracing::info!(checkpoint = %path.display(), step = ckpt.header.step, "resuming");
-            (
-                net,
-                ckpt.header.step,
-                ckpt.header.elapsed_secs,
-                Some(path.clone()),
-            )
-        }
-        None => (
-            TransformerNet::seeded(config.optim.seed, &autodiff),
-            0,
-            0.0,
-            None,
-        ),
-    };
-    let skipped_before = resumed.as_ref().map_or(0, |(c, _)| c.header.skipped_images);
-    // Steps per crop size: the checkpoint's, then this invocation's at its one size.
-    let stages_before = match &resumed {
-        Some((ckpt, _)) => ckpt.header.size_stages()?,
-        None => Vec::new(),
-    };
+    let mut last_checkpoint = None;
+    if let Some((ckpt, path)) = &start.checkpoint {
+        optimizer = ckpt.restore_optimizer(optimizer)?;
+        last_checkpoint = Some(path.clone());
+    }
+    let mut network = start.network;
+    let mut elapsed = start.elapsed_secs;
+    let skipped_before = start.skipped_images;
+    // Steps per crop size: the checkpoint's or model's, then this invocation's at its one size.
+    let stages_before = start.stages_before;
     let size_stages = |steps_done: u64| {
         SizeStage::extended(
             &stages_before,
@@ -341,6 +295,132 @@ pub fn train(
         skipped_images: skipped_before + sampler.skipped(),
         elapsed_secs: elapsed,
     })
+}
+
+/// Where a run starts: from scratch, from its own newest checkpoint (`--resume`), or from an
+/// exported model (`--init-from`).
+struct Start {
+    /// What is learnt: the given config, or the saved one with the changes a resume may make.
+    config: TrainConfig,
+    network: TransformerNet,
+    /// The checkpoint resumed from, which also holds Adam's state.
+    checkpoint: Option<(checkpoint::Checkpoint, PathBuf)>,
+    first_step: u64,
+    elapsed_secs: f64,
+    skipped_images: usize,
+    stages_before: Vec<SizeStage>,
+}
+
+impl Start {
+    fn find(
+        config: &TrainConfig,
+        options: &TrainOptions,
+        checkpoint_dir: &Path,
+        device: &Device,
+    ) -> Result<Self> {
+        if options.resume {
+            let path = checkpoint::latest(checkpoint_dir)?.with_context(|| {
+                format!("--resume: no checkpoint in {}", checkpoint_dir.display())
+            })?;
+            let ckpt = checkpoint::Checkpoint::load(&path)?;
+            let saved = continued_config(&ckpt.header.config, config, &options.resume_changes)
+                .context("the checkpoint's embedded config")?;
+            tracing::info!(checkpoint = %path.display(), step = ckpt.header.step, "resuming");
+            return Ok(Self {
+                config: saved,
+                network: ckpt.network(device)?,
+                first_step: ckpt.header.step,
+                elapsed_secs: ckpt.header.elapsed_secs,
+                skipped_images: ckpt.header.skipped_images,
+                stages_before: ckpt.header.size_stages()?,
+                checkpoint: Some((ckpt, path)),
+            });
+        }
+        // A new run must not share a checkpoint folder with another: pruning and `--resume`
+        // go by step number, and would mix or delete the older run's checkpoints.
+        if let Some(existing) = checkpoint::latest(checkpoint_dir)? {
+            bail!(
+                "{} already holds checkpoints ({}): continue that run with --resume, or \
+                 choose another output folder",
+                checkpoint_dir.display(),
+                existing.display()
+            );
+        }
+        let Some(model_path) = &options.init_from else {
+            return Ok(Self {
+                config: config.clone(),
+                network: TransformerNet::seeded(config.optim.seed, device),
+                checkpoint: None,
+                first_step: 0,
+                elapsed_secs: 0.0,
+                skipped_images: 0,
+                stages_before: Vec::new(),
+            });
+        };
+        let model = onnx::import_transformer(model_path, device)?;
+        let in_model = |what: &str| format!("{}: {what}", model_path.display());
+        let saved = model.provenance.config.as_deref().with_context(|| {
+            in_model(
+                "the model carries no training config (fauve.config), so what it learnt is unknown",
+            )
+        })?;
+        let saved = continued_config(saved, config, &options.resume_changes)
+            .with_context(|| in_model("the model's embedded config"))?;
+        let steps = onnx::import::trained_steps(&model.provenance)
+            .with_context(|| in_model("its training record"))?;
+        let stages_before = match model.provenance.size_stages.clone() {
+            Some(stages) => stages,
+            None => vec![SizeStage {
+                image_size: model.provenance.image_size.unwrap_or(saved.data.image_size),
+                steps,
+            }],
+        };
+        tracing::info!(model = %model_path.display(), step = steps, "starting from an exported model");
+        Ok(Self {
+            config: saved,
+            network: model.network,
+            checkpoint: None,
+            first_step: steps,
+            // The model does not record how long its training took.
+            elapsed_secs: 0.0,
+            skipped_images: 0,
+            stages_before,
+        })
+    }
+}
+
+/// A saved run's config carried on by this invocation. The saved one rules what is learnt (same
+/// data order, same loss), except how long, which a continued run may extend, and the explicit
+/// `changes`. Where things go and how often (`[output]`: the run folder, the model file,
+/// checkpoint and sample intervals) are this invocation's, so a run can be continued elsewhere.
+fn continued_config(
+    saved: &str,
+    config: &TrainConfig,
+    changes: &ResumeChanges,
+) -> Result<TrainConfig> {
+    let mut saved = TrainConfig::from_toml(saved)?;
+    saved.optim.iterations = config.optim.iterations;
+    saved.optim.epochs = config.optim.epochs;
+    saved.output = config.output.clone();
+    if let Some(size) = changes.image_size {
+        saved.data.image_size = size;
+    }
+    if let Some(lr) = changes.learning_rate {
+        saved.optim.learning_rate = lr;
+    }
+    if let Some(root) = &changes.data_root {
+        saved.data.root = root.clone();
+    }
+    if let Some(weights) = &changes.vgg_weights {
+        saved.loss_network.weights = weights.clone();
+    }
+    if let Some(image) = &changes.style_image {
+        saved.style.image = image.clone();
+    }
+    saved
+        .validate()
+        .context("with this run's changes it is not valid")?;
+    Ok(saved)
 }
 
 /// The VGG (only as deep as the loss reads) and the style target, on `device`.

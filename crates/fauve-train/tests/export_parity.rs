@@ -13,8 +13,8 @@ use fauve_train::onnx::proto::{
     ModelProto, tensor_shape_proto::dimension::Value as DimValue, type_proto,
 };
 use fauve_train::onnx::{
-    ExportOptions, ParityError, Provenance, export_transformer, read_model, test_image,
-    transformer_model, write_verified,
+    ExportOptions, ParityError, Provenance, export_transformer, import_transformer, read_model,
+    test_image, transformer_model, write_model, write_verified,
 };
 use fauve_train::transformer::{MIN_SIDE, TransformerNet};
 use prost::Message;
@@ -308,6 +308,76 @@ fn sizes_below_the_minimum_and_missing_directories_are_refused() {
     let missing = Path::new("/nonexistent-fauve-dir/model.onnx");
     let err = export_transformer(&net, missing, &ExportOptions::default()).unwrap_err();
     assert!(format!("{err:#}").contains("does not exist"), "{err:#}");
+}
+
+#[test]
+fn an_exported_model_reads_back_into_the_same_network_with_its_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("net.onnx");
+    let net = image_like_net(21);
+    let options = ExportOptions {
+        provenance: provenance(),
+        ..ExportOptions::default()
+    };
+    export_transformer(&net, &path, &options).unwrap();
+
+    let imported = import_transformer(&path, &Device::flex()).unwrap();
+    assert_eq!(imported.provenance, provenance());
+    let image = test_image(23, 17);
+    let diff = net
+        .stylize(&image)
+        .unwrap()
+        .max_abs_diff(&imported.network.stylize(&image).unwrap());
+    // The same f32 weights: any difference would be a parameter put in the wrong place.
+    assert!(diff == 0.0, "the imported network differs by {diff}");
+    // A different seed's network is not what came back.
+    let other = image_like_net(22).stylize(&image).unwrap();
+    assert!(other.max_abs_diff(&imported.network.stylize(&image).unwrap()) > 1.0);
+}
+
+#[test]
+fn a_model_missing_a_layer_or_with_a_wrong_shape_is_refused_with_the_layer_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = transformer_model(&image_like_net(3), &ExportOptions::default()).unwrap();
+
+    let mut missing = model.clone();
+    let graph = missing.graph.as_mut().unwrap();
+    graph
+        .initializer
+        .retain(|t| t.name != "res3.conv1.conv2d.weight");
+    let path = dir.path().join("missing.onnx");
+    write_model(&missing, &path).unwrap();
+    let err = format!(
+        "{:#}",
+        import_transformer(&path, &Device::flex()).unwrap_err()
+    );
+    assert!(err.contains("missing.onnx"), "{err}");
+    assert!(err.contains("res3.conv1.conv2d.weight"), "{err}");
+
+    let mut reshaped = model;
+    let graph = reshaped.graph.as_mut().unwrap();
+    let norm = graph
+        .initializer
+        .iter_mut()
+        .find(|t| t.name == "in4.weight")
+        .unwrap();
+    norm.dims = vec![32];
+    norm.raw_data = Some(vec![0; 32 * 4]);
+    let path = dir.path().join("reshaped.onnx");
+    write_model(&reshaped, &path).unwrap();
+    let err = format!(
+        "{:#}",
+        import_transformer(&path, &Device::flex()).unwrap_err()
+    );
+    assert!(err.contains("`in4.weight` has shape [32]"), "{err}");
+
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"not a model").unwrap();
+    let err = format!(
+        "{:#}",
+        import_transformer(&junk, &Device::flex()).unwrap_err()
+    );
+    assert!(err.contains("junk.onnx"), "{err}");
 }
 
 fn shape_of(

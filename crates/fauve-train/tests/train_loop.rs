@@ -570,3 +570,120 @@ fn checkpoints_of_one_run_average_weight_by_weight_and_other_runs_are_refused() 
     );
     assert!(message.contains("seed differs"), "{message}");
 }
+
+#[test]
+fn a_run_started_from_an_exported_model_carries_its_training_on() {
+    let dir = fixture(3);
+    let device = Device::flex();
+    let mut first = config(dir.path(), "first", 3);
+    first.loss.style_weight = 3e4;
+    let summary = train(&first, &device, &TrainOptions::default(), &mut LogObserver).unwrap();
+    let model = summary.export.expect("exported").path;
+
+    // Given another loss and crop size: the model's config rules what is learnt, and only
+    // the changes a resume may make are taken.
+    let mut command = config(dir.path(), "continued", 3);
+    command.loss.style_weight = 1.0;
+    let mut options = TrainOptions {
+        init_from: Some(model.clone()),
+        resume_changes: ResumeChanges {
+            image_size: Some(40),
+            ..Default::default()
+        },
+        ..TrainOptions::default()
+    };
+    let err = train(&command, &device, &options, &mut LogObserver).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("trained 3 steps already"),
+        "{err:#}"
+    );
+    assert!(
+        !command.output.dir.exists(),
+        "a refused run leaves no folder"
+    );
+
+    command.optim.iterations = 5;
+    let continued = train(&command, &device, &options, &mut LogObserver).unwrap();
+    assert_eq!(continued.steps, 5);
+    let rows = read_rows(&command.output.dir.join("metrics.csv")).unwrap();
+    assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), vec![4, 5]);
+    let now = newest_config(&command.output.dir);
+    assert_eq!((now.loss, now.optim.seed), (first.loss, first.optim.seed));
+    assert_eq!(now.data.image_size, 40);
+    let header = Checkpoint::load(&latest(&command.output.dir))
+        .unwrap()
+        .header;
+    assert_eq!(
+        header.size_stages,
+        vec![
+            SizeStage {
+                image_size: 32,
+                steps: 3
+            },
+            SizeStage {
+                image_size: 40,
+                steps: 2
+            }
+        ]
+    );
+    let exported = fauve_train::onnx::read_model(&continued.export.unwrap().path).unwrap();
+    let iterations = exported
+        .metadata_props
+        .iter()
+        .find(|p| p.key == "fauve.iterations")
+        .map(|p| p.value.clone());
+    assert_eq!(iterations.as_deref(), Some("5"));
+
+    // Its first step started from the model's exact weights on the batch the first run would
+    // have drawn next: resuming that run from its checkpoint logs the same step-4 loss.
+    let resume = TrainOptions {
+        resume: true,
+        resume_changes: options.resume_changes.clone(),
+        ..no_export()
+    };
+    train(
+        &config(dir.path(), "first", 4),
+        &device,
+        &resume,
+        &mut LogObserver,
+    )
+    .unwrap();
+    let resumed = read_rows(&first.output.dir.join("metrics.csv")).unwrap();
+    let (a, b) = (resumed[3].losses.total, rows[0].losses.total);
+    assert_eq!(resumed[3].step, 4);
+    assert!(
+        (a - b).abs() <= 1e-4 * a,
+        "resumed {a} vs from the model {b}"
+    );
+
+    // Once it has checkpoints, the folder is continued with --resume, not started again.
+    options.init_from = Some(model);
+    command.optim.iterations = 7;
+    let err = train(&command, &device, &options, &mut LogObserver).unwrap_err();
+    assert!(format!("{err:#}").contains("--resume"), "{err:#}");
+    assert_eq!(newest_config(&command.output.dir).optim.iterations, 5);
+}
+
+#[test]
+fn a_new_run_into_a_folder_with_checkpoints_is_refused_and_they_are_kept() {
+    let dir = fixture(2);
+    let device = Device::flex();
+    let c = config(dir.path(), "run", 4);
+    train(&c, &device, &no_export(), &mut LogObserver).unwrap();
+    let before = checkpoint::list(&c.output.dir.join("checkpoints")).unwrap();
+
+    let again = config(dir.path(), "run", 2);
+    let err = train(&again, &device, &no_export(), &mut LogObserver).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("already holds checkpoints"),
+        "{err:#}"
+    );
+    assert_eq!(
+        checkpoint::list(&c.output.dir.join("checkpoints")).unwrap(),
+        before
+    );
+    assert_eq!(
+        read_rows(&c.output.dir.join("metrics.csv")).unwrap().len(),
+        4
+    );
+}

@@ -34,8 +34,8 @@ pub struct Args {
     /// VGG weights (torchvision .pth or safetensors).
     #[arg(long, value_name = "FILE")]
     weights: Option<PathBuf>,
-    /// Training crop size. With --resume it replaces the checkpoint's (e.g. train at 128 px,
-    /// then finish at 256 px).
+    /// Training crop size. With --resume or --init-from it replaces the saved one (e.g. train
+    /// at 128 px, then finish at 256 px).
     #[arg(long, value_name = "PX")]
     image_size: Option<u32>,
     #[arg(long)]
@@ -45,7 +45,7 @@ pub struct Args {
     iterations: Option<u64>,
     #[arg(long)]
     epochs: Option<u32>,
-    /// Adam's learning rate. With --resume it replaces the checkpoint's.
+    /// Adam's learning rate. With --resume or --init-from it replaces the saved one.
     #[arg(long, value_name = "LR")]
     learning_rate: Option<f64>,
     #[arg(long)]
@@ -72,6 +72,12 @@ pub struct Args {
     /// --dataset, --weights and --style-image say where the same inputs now are.
     #[arg(long)]
     resume: bool,
+    /// Start a new run from the weights of a model fauve exported (models/NAME.onnx, say) and
+    /// carry its training on, as --resume does from a checkpoint: the model's embedded config
+    /// rules what is learnt, the same flags may change, and its steps are counted on. Adam's
+    /// state is not in the file and starts afresh. For a model whose checkpoints are gone.
+    #[arg(long, value_name = "MODEL", conflicts_with = "resume")]
+    init_from: Option<PathBuf>,
     /// Don't export at the end (export later with `fauve export --checkpoint`).
     #[arg(long)]
     no_export: bool,
@@ -171,6 +177,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let options = TrainOptions {
         resume: args.resume,
+        init_from: args.init_from.clone(),
         stop,
         skip_export: args.no_export,
         shards,
@@ -207,8 +214,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     if summary.interrupted {
+        let how = match args.init_from {
+            Some(_) => "and --resume instead of --init-from",
+            None => "and --resume",
+        };
         eprintln!(
-            "stopped at step {}; continue with the same command and --resume",
+            "stopped at step {}; continue with the same command {how}",
             summary.steps
         );
         return Ok(ExitCode::from(130));

@@ -7,6 +7,7 @@
 //! a failed export leaves nothing at the destination.
 
 pub mod graph;
+pub mod import;
 pub mod proto;
 pub mod provenance;
 pub mod transformer_graph;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, ensure};
 use prost::Message;
 
+pub use import::{ImportedModel, import_transformer};
 pub use provenance::{Provenance, SizeStage};
 pub use transformer_graph::{INPUT_NAME, OUTPUT_NAME, transformer_graph};
 pub use verify::{DEFAULT_TOLERANCE, ParityError, check_parity, test_image};
