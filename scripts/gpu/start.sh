@@ -2,10 +2,11 @@
 # On the GPU machine: unpack .gpu/ into $W (once per machine; with .gpu/kernels.tar.xz, the
 # tuned and compiled kernels an earlier session's collect.sh --kernels brought back), then start one background
 # `fauve train --device cuda` per STYLE at 256², resumed from a checkpoint carried in
-# .gpu/runs/STYLE (or left in $W by an earlier call), else from scratch. The runs go on, across
-# calls, until stop.sh or the machine's return.
+# .gpu/runs/STYLE (or left in $W by an earlier call), else continuing the shipped
+# models/STYLE.onnx (`--init-from`, 6.5 MB against a checkpoint's 20), else from scratch. The
+# runs go on, across calls, until stop.sh or the machine's return.
 #
-#   bash scripts/gpu/start.sh STYLE...     (ITERATIONS, LR override 40000 and 3e-4 on resume)
+#   bash scripts/gpu/start.sh STYLE...     (ITERATIONS, LR override 40000 and 3e-4 when continuing)
 
 cd "$(dirname "$0")/../.."
 . scripts/gpu/common.sh
@@ -32,7 +33,11 @@ for style in "$@"; do
     mkdir -p $run
     [ -d .gpu/runs/$style/checkpoints ] && cp -r .gpu/runs/$style/checkpoints $run/
     resume=()
-    ls $run/checkpoints/step-*.ckpt >/dev/null 2>&1 && resume=(--resume --learning-rate "${LR:-3e-4}")
+    if ls $run/checkpoints/step-*.ckpt >/dev/null 2>&1; then
+        resume=(--resume --learning-rate "${LR:-3e-4}")
+    elif [ -f models/$style.onnx ]; then
+        resume=(--init-from models/$style.onnx --learning-rate "${LR:-3e-4}")
+    fi
     # The flags name this machine's copies of the inputs; on resume they say where the
     # checkpoint's (other machine's) paths now are.
     setsid nohup $W/fauve train --device cuda --config configs/$style.toml "${resume[@]}" \
@@ -40,5 +45,5 @@ for style in "$@"; do
         --style-image assets/styles/$style.jpg --iterations "${ITERATIONS:-40000}" --no-export \
         --checkpoint-every 250 --keep-checkpoints 9 --sample-every 1000 --output-dir $run/ \
         > $W/$style.out 2>&1 < /dev/null &
-    echo "$style: started${resume:+ (resumed)}"
+    echo "$style: started ${resume[*]:-from scratch}"
 done
