@@ -168,14 +168,22 @@ impl ModuleMapper for ReplaceFloatParams {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let values = std::mem::take(&mut self.values[self.next]);
         self.next += 1;
-        param.map(|tensor| {
-            let data = TensorData::new(values, tensor.shape());
-            let mean = Tensor::from_data(data, &tensor.device());
-            // Keep a trainable parameter trainable (a new tensor is untracked).
-            match tensor.is_require_grad() {
-                true => mean.require_grad(),
-                false => mean,
-            }
-        })
+        with_values(param, values)
     }
+}
+
+/// `param` holding `values` (row-major, its shape), with its id and device. A new tensor is
+/// untracked, so a parameter that gradients reached (on an autodiff device) is made a tracked
+/// leaf again: otherwise a network built this way could not be trained.
+pub(crate) fn with_values<const D: usize>(
+    param: Param<Tensor<D>>,
+    values: Vec<f32>,
+) -> Param<Tensor<D>> {
+    param.map(|tensor| {
+        let loaded = Tensor::from_data(TensorData::new(values, tensor.shape()), &tensor.device());
+        match tensor.is_require_grad() {
+            true => loaded.require_grad(),
+            false => loaded,
+        }
+    })
 }

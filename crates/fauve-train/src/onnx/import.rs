@@ -15,10 +15,10 @@ use std::path::Path;
 use anyhow::{Context, Result, bail, ensure};
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
-use burn::tensor::TensorData;
 
 use super::proto::{TensorProto, data_type};
 use super::{Provenance, read_model};
+use crate::averaging::with_values;
 use crate::transformer::TransformerNet;
 
 /// A model read back: the network and where it came from.
@@ -132,16 +132,7 @@ impl ModuleMapper for NamedParams {
         let name = self.onnx_name();
         let shape = param.val().dims().to_vec();
         match self.values(&name, &shape) {
-            Ok(values) => param.map(|tensor| {
-                let loaded =
-                    Tensor::from_data(TensorData::new(values, tensor.shape()), &tensor.device());
-                // A new tensor is untracked: on an autodiff device the parameter must stay a
-                // leaf that gradients reach, or training from it cannot step.
-                match tensor.is_require_grad() {
-                    true => loaded.require_grad(),
-                    false => loaded,
-                }
-            }),
+            Ok(values) => with_values(param, values),
             Err(error) => {
                 self.error = Some(error);
                 param
