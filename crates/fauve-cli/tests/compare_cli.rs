@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use fauve_train::loss::{PerceptualLoss, PerceptualLossConfig};
-use fauve_train::optimize::score;
+use fauve_train::optimize::{score, score_by_layer};
 use fauve_train::train::load_rgb;
 use fauve_train::transformer::{Device, image_to_tensor};
 use fauve_train::vgg::{Vgg, VggDepth};
@@ -210,21 +210,55 @@ fn compare_reports_the_scores_of_the_images_it_names() {
             let file = row["image"].as_str().unwrap();
             assert!(markdown.contains(file), "report.md does not name {file}");
             let rescored =
-                score(&loss, &load_rgb(&out.join(file)).unwrap(), &photo, &device).unwrap();
-            for (part, value) in [
-                ("content", rescored.content),
-                ("style", rescored.style),
-                ("tv", rescored.tv),
-                ("total", rescored.total),
-            ] {
-                let reported = row["losses"][part].as_f64().unwrap() as f32;
+                score_by_layer(&loss, &load_rgb(&out.join(file)).unwrap(), &photo, &device)
+                    .unwrap();
+            let close = |a: f32, b: f32| (a - b).abs() <= 1e-5 * b.abs().max(1e-12);
+            let by_layer = rescored.style_by_layer.iter().map(|(layer, value)| {
+                let reported = row["losses"]["style_by_layer"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|t| t["layer"] == layer.as_str())
+                    .unwrap_or_else(|| panic!("{file}: no style term for {layer}"));
+                (
+                    layer.as_str(),
+                    reported["style"].as_f64().unwrap() as f32,
+                    *value,
+                )
+            });
+            let losses = rescored.losses;
+            let parts = [
+                ("content", losses.content),
+                ("style", losses.style),
+                ("tv", losses.tv),
+                ("total", losses.total),
+            ]
+            .map(|(part, value)| (part, row["losses"][part].as_f64().unwrap() as f32, value));
+            for (part, reported, value) in parts.into_iter().chain(by_layer) {
                 assert!(
-                    (reported - value).abs() <= 1e-5 * value.abs().max(1e-12),
+                    close(reported, value),
                     "{file}: {part} reported {reported}, re-scored {value}"
                 );
             }
+            // One term per style layer of the loss, in its order, adding up to the style loss.
+            let layers: Vec<&str> = rescored
+                .style_by_layer
+                .iter()
+                .map(|(layer, _)| layer.as_str())
+                .collect();
+            assert_eq!(layers, loss.config().style_layers);
+            let sum: f32 = rescored.style_by_layer.iter().map(|(_, v)| v).sum();
+            assert!(
+                (sum - losses.style).abs() <= 1e-4 * losses.style,
+                "{file}: style terms add up to {sum}, style loss {}",
+                losses.style
+            );
             assert!(row["wall_secs"].as_f64().unwrap() > 0.0);
         }
+        // report.md gives the terms too, one column per style layer.
+        let header = format!("| output | {} |", loss.config().style_layers.join(" | "));
+        assert!(markdown.contains("Style loss by layer"), "{markdown}");
+        assert!(markdown.contains(&header), "{markdown}");
         // Starting from the photo, L-BFGS lowers the loss, iteration by iteration.
         let curve = content["curve"].as_array().unwrap();
         assert_eq!(curve.len(), 4);

@@ -203,6 +203,24 @@ pub fn score(
     content: &ImageTensor,
     device: &Device,
 ) -> Result<LossValues> {
+    Ok(score_by_layer(loss, output, content, device)?.losses)
+}
+
+/// What [`score`] measures, with the style part also given layer by layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    pub losses: LossValues,
+    /// `(layer, weighted style term)` in the configured order; they sum to `losses.style`.
+    pub style_by_layer: Vec<(String, f32)>,
+}
+
+/// [`score`], keeping the style loss's split by layer (one VGG pass for both).
+pub fn score_by_layer(
+    loss: &PerceptualLoss,
+    output: &ImageTensor,
+    content: &ImageTensor,
+    device: &Device,
+) -> Result<Score> {
     ensure!(
         (output.width, output.height) == (content.width, content.height),
         "cannot score a {}×{} image against a {}×{} content image",
@@ -212,11 +230,20 @@ pub fn score(
         content.height
     );
     let device = device.clone().inner();
-    let parts = loss.forward(
+    let (parts, style_terms) = loss.forward_by_layer(
         image_to_tensor(output, &device),
         image_to_tensor(content, &device),
     );
-    Ok(LossValues::read(&parts))
+    let names: Vec<String> = style_terms.iter().map(|(n, _)| n.clone()).collect();
+    let terms = style_terms
+        .into_iter()
+        .map(|(_, t)| t.reshape([1]))
+        .collect();
+    let values = Tensor::cat(terms, 0).into_data().convert::<f32>();
+    Ok(Score {
+        losses: LossValues::read(&parts),
+        style_by_layer: names.into_iter().zip(values.iter::<f32>()).collect(),
+    })
 }
 
 /// Loss and gradient of the pixels, remembering the components of the last evaluation: one

@@ -170,3 +170,21 @@ fn zero_tv_weight_gives_a_zero_tv_part() {
     let grads = parts.total.backward();
     assert!(out.grad(&grads).is_some());
 }
+
+#[test]
+fn style_loss_by_layer_names_each_style_layer_and_adds_up_to_the_style_loss() {
+    let device = Device::flex();
+    let l = loss(&device, image(1, &device));
+    let (output, content) = (image(2, &device), image(2, &device));
+    let (parts, terms) = l.forward_by_layer(output.clone(), content.clone());
+    let layers: Vec<&str> = terms.iter().map(|(layer, _)| layer.as_str()).collect();
+    assert_eq!(layers, l.config().style_layers);
+    let terms: Vec<f32> = terms.into_iter().map(|(_, t)| value(t)).collect();
+    assert!(terms.iter().all(|&t| t > 0.0), "{terms:?}");
+    let style = value(parts.style);
+    let sum: f32 = terms.iter().sum();
+    assert!((sum - style).abs() <= 1e-4 * style, "{sum} against {style}");
+    // The same parts as forward gives.
+    let plain = l.forward(output, content);
+    assert_eq!(value(plain.total), value(parts.total));
+}

@@ -22,7 +22,7 @@ use fauve_infer::convert::{rgb_to_tensor, tensor_to_rgb};
 use fauve_infer::{ImageTensor, SessionOptions, StyleModel};
 use fauve_train::config::TrainConfig;
 use fauve_train::loss::{PerceptualLoss, PerceptualLossConfig};
-use fauve_train::optimize::{Init, Method, OptimizeOptions, optimize, score};
+use fauve_train::optimize::{Init, Method, OptimizeOptions, optimize, score_by_layer};
 use fauve_train::transformer::Device;
 use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -311,7 +311,8 @@ fn compare_one(path: &Path, content: ImageTensor, setup: &mut Setup) -> Result<C
     let fast_rgb = tensor_to_rgb(&fast);
     let fast_file = format!("{stem}_fast.png");
     fauve_infer::encode::write_image(&dir.join(&fast_file), &fast_rgb, None)?;
-    let fast_losses = score(loss, &rgb_to_tensor(&fast_rgb), &content, device)?;
+    let fast_losses = score_by_layer(loss, &rgb_to_tensor(&fast_rgb), &content, device)?;
+    let fast_total = fast_losses.losses.total;
     let mut rows = vec![Row {
         method: "fast".into(),
         iterations: None,
@@ -361,7 +362,7 @@ fn compare_one(path: &Path, content: ImageTensor, setup: &mut Setup) -> Result<C
     for (iteration, evaluations, secs, rgb) in snapshots {
         let file = format!("{stem}_opt_{iteration:04}.png");
         fauve_infer::encode::write_image(&dir.join(&file), &rgb, None)?;
-        let losses = score(loss, &rgb_to_tensor(&rgb), &content, device)?;
+        let losses = score_by_layer(loss, &rgb_to_tensor(&rgb), &content, device)?;
         rows.push(Row {
             method: "optimisation".into(),
             iterations: Some(iteration),
@@ -377,7 +378,7 @@ fn compare_one(path: &Path, content: ImageTensor, setup: &mut Setup) -> Result<C
         let rgb = tensor_to_rgb(&image.resized(content.width, content.height));
         let file = format!("{stem}_also_{}.png", i + 1);
         fauve_infer::encode::write_image(&dir.join(&file), &rgb, None)?;
-        let losses = score(loss, &rgb_to_tensor(&rgb), &content, device)?;
+        let losses = score_by_layer(loss, &rgb_to_tensor(&rgb), &content, device)?;
         rows.push(Row {
             method: "other".into(),
             iterations: None,
@@ -400,12 +401,7 @@ fn compare_one(path: &Path, content: ImageTensor, setup: &mut Setup) -> Result<C
             total: r.losses.total,
         })
         .collect();
-    let speedup = speedup(
-        &curve,
-        fast_losses.total,
-        fast_secs,
-        result.last().iteration,
-    );
+    let speedup = speedup(&curve, fast_total, fast_secs, result.last().iteration);
     let report = ContentReport {
         content: path.display().to_string(),
         content_file,

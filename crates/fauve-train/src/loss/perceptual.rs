@@ -261,6 +261,29 @@ impl PerceptualLoss {
     /// [`content_target`](Self::content_target)). The VGG runs once on `output`, only as deep
     /// as the deepest content or style layer.
     pub fn forward_with_target(&self, output: Tensor<4>, content_target: &Features) -> LossParts {
+        self.evaluate(output, content_target).0
+    }
+
+    /// [`forward`](Self::forward), and the style part split by layer: `(layer, weighted term)`
+    /// in the configured order, summing to `style`. Scoring uses it to show where an output
+    /// falls short of the painting (fine texture in the shallow layers, larger motifs deeper).
+    pub fn forward_by_layer(
+        &self,
+        output: Tensor<4>,
+        content_image: Tensor<4>,
+    ) -> (LossParts, Vec<(String, Tensor<1>)>) {
+        let target = self.content_target(content_image);
+        let (parts, style_terms) = self.evaluate(output, &target);
+        let names = self.style.layers().map(str::to_string);
+        (parts, names.zip(style_terms).collect())
+    }
+
+    /// The parts, and the style terms by layer they were summed from (same scale as `style`).
+    fn evaluate(
+        &self,
+        output: Tensor<4>,
+        content_target: &Features,
+    ) -> (LossParts, Vec<Tensor<1>>) {
         let features = self
             .vgg
             .features(output.clone(), &self.config.layers())
@@ -269,10 +292,18 @@ impl PerceptualLoss {
             .content
             .forward(&features, content_target)
             .mul_scalar(self.config.content_weight / self.content_scale);
-        let style = self
-            .style
-            .forward(&features)
-            .mul_scalar(self.config.style_weight / self.style_scale);
+        let style_factor = self.config.style_weight / self.style_scale;
+        let raw_terms = self.style.per_layer(&features);
+        let style = raw_terms
+            .iter()
+            .cloned()
+            .reduce(|a, b| a + b)
+            .expect("PerceptualLoss::new checked there is a style layer")
+            .mul_scalar(style_factor);
+        let style_terms = raw_terms
+            .into_iter()
+            .map(|term| term.mul_scalar(style_factor))
+            .collect();
         // With no TV weight, skip its graph (four full-image temporaries) and give a zero on
         // the same graph.
         let tv = if self.config.tv_weight == 0.0 {
@@ -281,12 +312,13 @@ impl PerceptualLoss {
             total_variation(output.div_scalar(255.0)).mul_scalar(self.config.tv_weight)
         };
         let total = content.clone() + style.clone() + tv.clone();
-        LossParts {
+        let parts = LossParts {
             content,
             style,
             tv,
             total,
-        }
+        };
+        (parts, style_terms)
     }
 }
 

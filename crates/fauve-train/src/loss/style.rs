@@ -42,6 +42,15 @@ impl StyleLoss {
     }
 
     pub fn forward(&self, output: &Features) -> Tensor<1> {
+        self.per_layer(output)
+            .into_iter()
+            .reduce(|a, b| a + b)
+            .expect("StyleLoss has at least one layer")
+    }
+
+    /// Each layer's term of [`forward`](Self::forward), weighted, in the order of
+    /// [`layers`](Self::layers): which scales of the painting an output misses.
+    pub fn per_layer(&self, output: &Features) -> Vec<Tensor<1>> {
         self.targets
             .iter()
             .map(|(name, weight, target)| {
@@ -49,7 +58,6 @@ impl StyleLoss {
                 let [n, c, _] = gram.dims();
                 mse(gram, target.clone().expand([n, c, c])).mul_scalar(*weight)
             })
-            .reduce(|a, b| a + b)
-            .expect("StyleLoss has at least one layer")
+            .collect()
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use fauve_train::metrics::LossValues;
+use fauve_train::optimize::Score;
 use serde::{Deserialize, Serialize};
 
 /// Everything `fauve compare` measured. Image paths are relative to the report's folder.
@@ -56,21 +56,46 @@ pub struct Row {
     pub losses: Losses,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+impl Row {
+    /// How the report's tables name the output.
+    fn label(&self) -> String {
+        match &self.source {
+            Some(source) => format!("other (`{source}`)"),
+            None => self.method.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Losses {
     pub content: f32,
     pub style: f32,
     pub tv: f32,
     pub total: f32,
+    /// The style loss layer by layer, in the loss's order; the terms sum to `style`.
+    #[serde(default)]
+    pub style_by_layer: Vec<LayerLoss>,
 }
 
-impl From<LossValues> for Losses {
-    fn from(v: LossValues) -> Self {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerLoss {
+    pub layer: String,
+    pub style: f32,
+}
+
+impl From<Score> for Losses {
+    fn from(score: Score) -> Self {
+        let v = score.losses;
         Self {
             content: v.content,
             style: v.style,
             tv: v.tv,
             total: v.total,
+            style_by_layer: score
+                .style_by_layer
+                .into_iter()
+                .map(|(layer, style)| LayerLoss { layer, style })
+                .collect(),
         }
     }
 }
@@ -150,10 +175,7 @@ impl Report {
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} | {} | {:.4e} | {:.4e} | {:.4e} | {:.4e} | `{}` |",
-                    match &r.source {
-                        Some(source) => format!("other (`{source}`)"),
-                        None => r.method.clone(),
-                    },
+                    r.label(),
                     opt(r.iterations),
                     opt(r.evaluations),
                     r.wall_secs.map_or("–".to_string(), |s| format!("{s:.3}")),
@@ -164,6 +186,7 @@ impl Report {
                     r.image
                 );
             }
+            style_by_layer_table(&mut md, &self.loss.style_layers, &c.rows);
             let _ = writeln!(md, "\n**Speed-up:** {}\n", c.speedup.text);
         }
         let _ = writeln!(
@@ -171,5 +194,25 @@ impl Report {
             "Images: `grid.png`; loss against iteration: `loss.png`."
         );
         md
+    }
+}
+
+/// The style column split by layer: which scales of the painting each output matches.
+fn style_by_layer_table(md: &mut String, layers: &[String], rows: &[Row]) {
+    let _ = writeln!(md, "\nStyle loss by layer:\n");
+    let _ = writeln!(md, "| output | {} |", layers.join(" | "));
+    let _ = writeln!(md, "| --- |{}", " ---: |".repeat(layers.len()));
+    for r in rows {
+        let label = match r.iterations {
+            Some(n) => format!("{} ({n} iterations)", r.label()),
+            None => r.label(),
+        };
+        let terms: Vec<String> = r
+            .losses
+            .style_by_layer
+            .iter()
+            .map(|t| format!("{:.4e}", t.style))
+            .collect();
+        let _ = writeln!(md, "| {label} | {} |", terms.join(" | "));
     }
 }
