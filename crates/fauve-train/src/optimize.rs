@@ -234,11 +234,10 @@ pub fn score_by_layer(
         image_to_tensor(output, &device),
         image_to_tensor(content, &device),
     );
-    let names: Vec<String> = style_terms.iter().map(|(n, _)| n.clone()).collect();
-    let terms = style_terms
+    let (names, terms): (Vec<String>, Vec<Tensor<1>>) = style_terms
         .into_iter()
-        .map(|(_, t)| t.reshape([1]))
-        .collect();
+        .map(|(name, term)| (name, term.reshape([1])))
+        .unzip();
     let values = Tensor::cat(terms, 0).into_data().convert::<f32>();
     Ok(Score {
         losses: LossValues::read(&parts),

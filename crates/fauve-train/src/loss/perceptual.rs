@@ -273,12 +273,16 @@ impl PerceptualLoss {
         content_image: Tensor<4>,
     ) -> (LossParts, Vec<(String, Tensor<1>)>) {
         let target = self.content_target(content_image);
-        let (parts, style_terms) = self.evaluate(output, &target);
+        let (parts, raw_terms) = self.evaluate(output, &target);
+        let factor = self.config.style_weight / self.style_scale;
         let names = self.style.layers().map(str::to_string);
-        (parts, names.zip(style_terms).collect())
+        let terms = raw_terms.into_iter().map(|t| t.mul_scalar(factor));
+        (parts, names.zip(terms).collect())
     }
 
-    /// The parts, and the style terms by layer they were summed from (same scale as `style`).
+    /// The parts, and the style terms by layer they were summed from, before the style weight
+    /// (scaling them is left to [`forward_by_layer`](Self::forward_by_layer), off the training
+    /// path).
     fn evaluate(
         &self,
         output: Tensor<4>,
@@ -292,18 +296,13 @@ impl PerceptualLoss {
             .content
             .forward(&features, content_target)
             .mul_scalar(self.config.content_weight / self.content_scale);
-        let style_factor = self.config.style_weight / self.style_scale;
         let raw_terms = self.style.per_layer(&features);
         let style = raw_terms
             .iter()
             .cloned()
             .reduce(|a, b| a + b)
             .expect("PerceptualLoss::new checked there is a style layer")
-            .mul_scalar(style_factor);
-        let style_terms = raw_terms
-            .into_iter()
-            .map(|term| term.mul_scalar(style_factor))
-            .collect();
+            .mul_scalar(self.config.style_weight / self.style_scale);
         // With no TV weight, skip its graph (four full-image temporaries) and give a zero on
         // the same graph.
         let tv = if self.config.tv_weight == 0.0 {
@@ -318,7 +317,7 @@ impl PerceptualLoss {
             tv,
             total,
         };
-        (parts, style_terms)
+        (parts, raw_terms)
     }
 }
 
