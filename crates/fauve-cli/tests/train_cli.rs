@@ -168,3 +168,27 @@ fn init_from_a_file_that_is_not_a_model_names_it_and_leaves_no_run_folder() {
     assert!(!both.status.success());
     assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
+
+#[test]
+fn a_malformed_or_out_of_order_learning_rate_step_is_refused_before_any_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    for (steps, expected) in [
+        (&["3e-5"][..], "expected STEP:LR"),
+        (&["ten:3e-5"][..], "is not a step count"),
+        (&["10:fast"][..], "is not a learning rate"),
+        (&["20:1e-4", "10:3e-5"][..], "increasing order"),
+        (&["10:-1e-4"][..], "must be positive"),
+    ] {
+        let mut command = Command::new(FAUVE);
+        command.arg("train").arg("--output-dir").arg(&run);
+        for step in steps {
+            command.args(["--learning-rate-step", step]);
+        }
+        let output = command.args(["--iterations", "2"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{steps:?}: {stderr}");
+        assert!(stderr.contains(expected), "{steps:?}: {stderr}");
+        assert!(!run.exists(), "{steps:?} left {}", run.display());
+    }
+}

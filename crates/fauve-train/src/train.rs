@@ -18,7 +18,7 @@ use fauve_infer::ImageTensor;
 use fauve_infer::convert::{rgb_to_tensor, tensor_to_rgb};
 
 use crate::checkpoint::{self, CheckpointHeader};
-use crate::config::TrainConfig;
+use crate::config::{LearningRateStep, TrainConfig};
 use crate::data::{CocoStyleDataset, CropSampler};
 use crate::loss::{LossParts, PerceptualLoss};
 use crate::metrics::{LossValues, MetricsLog, MetricsRow};
@@ -57,8 +57,12 @@ pub struct TrainOptions {
 pub struct ResumeChanges {
     /// A new training crop size.
     pub image_size: Option<u32>,
-    /// A new Adam learning rate (Adam's moment estimates are kept).
+    /// A new Adam learning rate (Adam's moment estimates are kept). Without
+    /// `learning_rate_steps` it also drops the saved schedule: the rate asked for rules from
+    /// here on.
     pub learning_rate: Option<f64>,
+    /// A new schedule of learning-rate steps, replacing the saved one.
+    pub learning_rate_steps: Option<Vec<LearningRateStep>>,
     /// Where the same inputs now live, for a run continued on another machine (a GPU one,
     /// say) whose checkpoint names paths of the first: the dataset root, the VGG weights and
     /// the painting. They must be the same files: other ones would change what is learnt,
@@ -185,6 +189,8 @@ pub fn train(
 
     let mut last_losses = None;
     let mut steps_done = first_step;
+    let mut learning_rate = config.optim.learning_rate_at(first_step);
+    tracing::info!(learning_rate, "learning rate");
     let mut interrupted = false;
     let run_started = Instant::now();
     let elapsed_before = elapsed;
@@ -192,7 +198,16 @@ pub fn train(
         let step_started = Instant::now();
         let photos = batch?.to_tensor(&autodiff);
         let (losses, grads) = runner.run(&network, &loss, photos)?;
-        network = optimizer.step(config.optim.learning_rate, network, grads);
+        let rate = config.optim.learning_rate_at(step);
+        if rate != learning_rate {
+            learning_rate = rate;
+            tracing::info!(step = step + 1, learning_rate, "learning rate stepped");
+            observer.note(&format!(
+                "learning rate {learning_rate:e} from step {}",
+                step + 1
+            ));
+        }
+        network = optimizer.step(learning_rate, network, grads);
         // Read after the optimiser step is queued: on a GPU the step's one wait then covers
         // work already in flight. A non-finite loss stops the run before anything is saved, so
         // the update it made is never written.
@@ -407,6 +422,10 @@ fn continued_config(
     }
     if let Some(lr) = changes.learning_rate {
         saved.optim.learning_rate = lr;
+        saved.optim.learning_rate_steps.clear();
+    }
+    if let Some(steps) = &changes.learning_rate_steps {
+        saved.optim.learning_rate_steps = steps.clone();
     }
     if let Some(root) = &changes.data_root {
         saved.data.root = root.clone();

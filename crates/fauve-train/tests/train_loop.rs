@@ -349,6 +349,72 @@ fn a_run_folder_copied_elsewhere_resumes_there_and_exports_where_told() {
 }
 
 #[test]
+fn a_learning_rate_schedule_trains_as_stepping_the_rate_by_hand_and_survives_a_resume() {
+    use fauve_train::config::LearningRateStep;
+    let dir = fixture(5);
+    let device = Device::flex();
+    let schedule = vec![LearningRateStep {
+        from_step: 2,
+        learning_rate: 1e-2,
+    }];
+    let mut scheduled = config(dir.path(), "scheduled", 4);
+    scheduled.optim.learning_rate_steps = schedule.clone();
+    train(&scheduled, &device, &no_export(), &mut LogObserver).unwrap();
+
+    // By hand: two steps at the config's rate, then resume at the new one.
+    let first = config(dir.path(), "by-hand", 2);
+    train(&first, &device, &no_export(), &mut LogObserver).unwrap();
+    let stepped = TrainOptions {
+        resume: true,
+        resume_changes: ResumeChanges {
+            learning_rate: Some(1e-2),
+            ..Default::default()
+        },
+        ..no_export()
+    };
+    let by_hand = config(dir.path(), "by-hand", 4);
+    train(&by_hand, &device, &stepped, &mut LogObserver).unwrap();
+    assert_same_training(
+        &scheduled.output.dir,
+        &by_hand.output.dir,
+        "stepped by hand",
+    );
+
+    // The schedule is saved with the run: stopping before the step and resuming keeps it.
+    let mut early = config(dir.path(), "resumed", 2);
+    early.optim.learning_rate_steps = schedule.clone();
+    train(&early, &device, &no_export(), &mut LogObserver).unwrap();
+    let resume = TrainOptions {
+        resume: true,
+        ..no_export()
+    };
+    train(
+        &config(dir.path(), "resumed", 4),
+        &device,
+        &resume,
+        &mut LogObserver,
+    )
+    .unwrap();
+    assert_same_training(&scheduled.output.dir, &early.output.dir, "resumed");
+    assert_eq!(
+        newest_config(&early.output.dir).optim.learning_rate_steps,
+        schedule
+    );
+
+    // And it is not a no-op: the constant rate trains another network.
+    let constant = config(dir.path(), "constant", 4);
+    train(&constant, &device, &no_export(), &mut LogObserver).unwrap();
+    let net = |run: &Path| {
+        Checkpoint::load(&latest(run))
+            .unwrap()
+            .network(&device)
+            .unwrap()
+    };
+    let diff = output_difference(&net(&scheduled.output.dir), &net(&constant.output.dir));
+    assert!(diff > 0.1, "the schedule changed nothing: {diff}");
+}
+
+#[test]
 fn a_resumed_run_takes_a_new_crop_size_and_learning_rate_only_when_asked() {
     let dir = fixture(3);
     let device = Device::flex();

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use fauve_train::config::TrainConfig;
+use fauve_train::config::{LearningRateStep, TrainConfig};
 use fauve_train::step::StepRunner;
 use fauve_train::train::{ResumeChanges, StepReport, TrainObserver, TrainOptions, train};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -45,9 +45,16 @@ pub struct Args {
     iterations: Option<u64>,
     #[arg(long)]
     epochs: Option<u32>,
-    /// Adam's learning rate. With --resume or --init-from it replaces the saved one.
+    /// Adam's learning rate. With --resume or --init-from it replaces the saved one, and
+    /// drops the saved --learning-rate-step schedule unless new steps are given.
     #[arg(long, value_name = "LR")]
     learning_rate: Option<f64>,
+    /// Step the learning rate down during the run: from step STEP on (counted over the whole
+    /// run), train at LR. Repeat for several steps, e.g. `--learning-rate-step 30000:1e-4
+    /// --learning-rate-step 36000:3e-5`. Replaces the config's `optim.learning_rate_steps`,
+    /// or on --resume / --init-from the saved schedule.
+    #[arg(long, value_name = "STEP:LR", value_parser = parse_learning_rate_step)]
+    learning_rate_step: Vec<LearningRateStep>,
     #[arg(long)]
     seed: Option<u64>,
     /// Run folder (checkpoints, samples, metrics.csv, train.log, loss.png).
@@ -117,6 +124,9 @@ impl Args {
         set!(batch_size => optim.batch_size);
         set!(learning_rate => optim.learning_rate);
         set!(seed => optim.seed);
+        if !self.learning_rate_step.is_empty() {
+            c.optim.learning_rate_steps = self.learning_rate_step.clone();
+        }
         set!(output_dir => output.dir);
         set!(checkpoint_every => output.checkpoint_every);
         set!(sample_every => output.sample_every);
@@ -139,6 +149,10 @@ impl Args {
         c.validate()?;
         Ok(c)
     }
+}
+
+fn parse_learning_rate_step(text: &str) -> Result<LearningRateStep, String> {
+    LearningRateStep::parse(text).map_err(|e| format!("{e:#}"))
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -171,6 +185,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let resume_changes = ResumeChanges {
         image_size: args.image_size,
         learning_rate: args.learning_rate,
+        learning_rate_steps: (!args.learning_rate_step.is_empty())
+            .then(|| args.learning_rate_step.clone()),
         data_root: args.dataset.clone(),
         vgg_weights: args.weights.clone(),
         style_image: args.style_image.clone(),
