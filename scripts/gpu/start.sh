@@ -7,6 +7,9 @@
 # runs go on, across calls, until stop.sh or the machine's return.
 #
 #   bash scripts/gpu/start.sh STYLE...     (ITERATIONS, LR override 40000 and 3e-4 when continuing)
+#
+# LR_STEPS="STEP:LR STEP:LR" steps the rate down inside the run (`--learning-rate-step`), so
+# the process need not be restarted for it: a new process retunes its kernels first.
 
 cd "$(dirname "$0")/../.."
 . scripts/gpu/common.sh
@@ -33,10 +36,13 @@ for style in "$@"; do
     mkdir -p $run
     [ -d .gpu/runs/$style/checkpoints ] && cp -r .gpu/runs/$style/checkpoints $run/
     resume=()
+    for lr_step in ${LR_STEPS:-}; do
+        resume+=(--learning-rate-step "$lr_step")
+    done
     if ls $run/checkpoints/step-*.ckpt >/dev/null 2>&1; then
-        resume=(--resume --learning-rate "${LR:-3e-4}")
+        resume+=(--resume --learning-rate "${LR:-3e-4}")
     elif [ -f models/$style.onnx ]; then
-        resume=(--init-from models/$style.onnx --learning-rate "${LR:-3e-4}")
+        resume+=(--init-from models/$style.onnx --learning-rate "${LR:-3e-4}")
     fi
     # The flags name this machine's copies of the inputs; on resume they say where the
     # checkpoint's (other machine's) paths now are.

@@ -75,8 +75,9 @@ pub struct Args {
     #[arg(long, value_name = "IMAGE")]
     sample_image: Option<PathBuf>,
     /// Continue from the run folder's newest checkpoint. What is learnt comes from the
-    /// checkpoint, except --iterations/--epochs, --image-size and --learning-rate when given;
-    /// --dataset, --weights and --style-image say where the same inputs now are.
+    /// checkpoint, except --iterations/--epochs, --image-size, --learning-rate and
+    /// --learning-rate-step when given; --dataset, --weights and --style-image say where the
+    /// same inputs now are.
     #[arg(long)]
     resume: bool,
     /// Start a new run from the weights of a model fauve exported (models/NAME.onnx, say) and
