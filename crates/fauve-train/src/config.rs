@@ -239,22 +239,27 @@ impl TrainConfig {
         if !(self.optim.learning_rate > 0.0) {
             bail!("optim.learning_rate must be positive");
         }
-        for (i, s) in self.optim.learning_rate_steps.iter().enumerate() {
-            if !(s.learning_rate > 0.0 && s.learning_rate.is_finite()) {
-                bail!(
-                    "optim.learning_rate_steps: the rate from step {} must be positive (got {})",
-                    s.from_step,
-                    s.learning_rate
-                );
-            }
-            if i > 0 && s.from_step <= self.optim.learning_rate_steps[i - 1].from_step {
-                bail!(
-                    "optim.learning_rate_steps must be in increasing order of from_step \
-                     ({} comes after {})",
-                    s.from_step,
-                    self.optim.learning_rate_steps[i - 1].from_step
-                );
-            }
+        let steps = &self.optim.learning_rate_steps;
+        if let Some(s) = steps
+            .iter()
+            .find(|s| !(s.learning_rate > 0.0 && s.learning_rate.is_finite()))
+        {
+            bail!(
+                "optim.learning_rate_steps: the rate from step {} must be positive (got {})",
+                s.from_step,
+                s.learning_rate
+            );
+        }
+        if let Some([a, b]) = steps
+            .windows(2)
+            .find(|pair| pair[1].from_step <= pair[0].from_step)
+        {
+            bail!(
+                "optim.learning_rate_steps must be in increasing order of from_step \
+                 ({} comes after {})",
+                b.from_step,
+                a.from_step
+            );
         }
         if self.output.checkpoint_every == 0 {
             bail!("output.checkpoint_every must be at least 1");

@@ -125,8 +125,8 @@ impl Args {
         set!(batch_size => optim.batch_size);
         set!(learning_rate => optim.learning_rate);
         set!(seed => optim.seed);
-        if !self.learning_rate_step.is_empty() {
-            c.optim.learning_rate_steps = self.learning_rate_step.clone();
+        if let Some(steps) = self.learning_rate_steps() {
+            c.optim.learning_rate_steps = steps;
         }
         set!(output_dir => output.dir);
         set!(checkpoint_every => output.checkpoint_every);
@@ -149,6 +149,11 @@ impl Args {
         }
         c.validate()?;
         Ok(c)
+    }
+
+    /// The `--learning-rate-step` schedule, when any step was given.
+    fn learning_rate_steps(&self) -> Option<Vec<LearningRateStep>> {
+        (!self.learning_rate_step.is_empty()).then(|| self.learning_rate_step.clone())
     }
 }
 
@@ -186,8 +191,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let resume_changes = ResumeChanges {
         image_size: args.image_size,
         learning_rate: args.learning_rate,
-        learning_rate_steps: (!args.learning_rate_step.is_empty())
-            .then(|| args.learning_rate_step.clone()),
+        learning_rate_steps: args.learning_rate_steps(),
         data_root: args.dataset.clone(),
         vgg_weights: args.weights.clone(),
         style_image: args.style_image.clone(),
