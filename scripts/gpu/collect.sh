@@ -11,6 +11,11 @@
 cd "$(dirname "$0")/../.."
 . scripts/gpu/common.sh
 if [ "${1:-}" = --kernels ]; then
+    # A copy taken while a run writes the store is corrupt (session 25): stop.sh first.
+    if pgrep -f "[f]auve train" >/dev/null; then
+        echo "collect.sh --kernels: a fauve run is still writing $W/kernels; run stop.sh first" >&2
+        exit 1
+    fi
     tar cJf - -C $W/kernels . | split -b 15M -d - "$OUT/kernels.tar.xz.part"
     ls -la "$OUT"
     exit 0

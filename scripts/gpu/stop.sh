@@ -1,7 +1,13 @@
 #!/bin/bash
-# On the GPU machine: Ctrl-C every run (each finishes its step, checkpoints and exits).
+# On the GPU machine: Ctrl-C every run (each finishes its step, checkpoints and exits); a run
+# that has not stopped after 2 min is killed.
 cd "$(dirname "$0")/../.."
 . scripts/gpu/common.sh
 pkill -INT -f "[f]auve train"
 for _ in $(seq 60); do pgrep -f "[f]auve train" >/dev/null || break; sleep 2; done
+# A run still autotuning never reaches the step boundary where Ctrl-C is honoured (session 25).
+if pgrep -f "[f]auve train" >/dev/null; then
+    echo "still running after 2 min (tuning?): killing" >&2
+    pkill -KILL -f "[f]auve train"; sleep 2
+fi
 status
