@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 . scripts/gpu/common.sh
 if [ "${1:-}" = --kernels ]; then
     # A copy taken while a run writes the store is corrupt (session 25): stop.sh first.
-    if pgrep -f "[f]auve train" >/dev/null; then
+    if runs_alive; then
         echo "collect.sh --kernels: a fauve run is still writing $W/kernels; run stop.sh first" >&2
         exit 1
     fi

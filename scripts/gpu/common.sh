@@ -3,6 +3,9 @@
 W=/root/fv
 [ -f $W/env.sh ] && . $W/env.sh
 
+# Whether any `fauve train` is alive ("[f]auve": the pattern must not match pgrep's caller).
+runs_alive() { pgrep -f "[f]auve train" >/dev/null; }
+
 # Each running style's newest metrics row (step, epoch, elapsed, images/s, losses).
 status() {
     printf '%s  GPU %s\n' "$(date +%T)" "$(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader)"

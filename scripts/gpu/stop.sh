@@ -4,9 +4,9 @@
 cd "$(dirname "$0")/../.."
 . scripts/gpu/common.sh
 pkill -INT -f "[f]auve train"
-for _ in $(seq 60); do pgrep -f "[f]auve train" >/dev/null || break; sleep 2; done
+for _ in $(seq 60); do runs_alive || break; sleep 2; done
 # Ctrl-C is honoured at a step boundary; a run still autotuning may be minutes from its first.
-if pgrep -f "[f]auve train" >/dev/null; then
+if runs_alive; then
     echo "still running after 2 min (tuning?): killing" >&2
     pkill -KILL -f "[f]auve train"; sleep 2
 fi
