@@ -3,8 +3,11 @@
 W=/root/fv
 [ -f $W/env.sh ] && . $W/env.sh
 
-# Whether any `fauve train` is alive ("[f]auve": the pattern must not match pgrep's caller).
-runs_alive() { pgrep -f "[f]auve train" >/dev/null; }
+# Matches every `fauve train` ("[f]auve": the pattern must not match pgrep's caller).
+RUN_PATTERN="[f]auve train"
+runs_alive() { pgrep -f "$RUN_PATTERN" >/dev/null; }
+# Signals every run (INT: stop at the next step boundary, checkpoint saved; KILL: now).
+signal_runs() { pkill "-$1" -f "$RUN_PATTERN"; }
 
 # Each running style's newest metrics row (step, epoch, elapsed, images/s, losses).
 status() {
