@@ -88,6 +88,8 @@ fn check_same_run(
         "loss"
     } else if config.optim.seed != newest.optim.seed {
         "seed"
+    } else if config.network != newest.network {
+        "network"
     } else {
         return Ok(());
     };

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
 use crate::onnx::SizeStage;
-use crate::transformer::TransformerNet;
+use crate::transformer::{TransformerNet, TransformerNetConfig};
 
 const MAGIC: &[u8; 8] = b"FAUVECK1";
 const PREFIX: &str = "step-";
@@ -72,7 +72,11 @@ impl Checkpoint {
     pub fn network(&self, device: &Device) -> Result<TransformerNet> {
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.model.clone()))
             .map_err(|e| anyhow::anyhow!("model record: {e}"))?;
-        TransformerNet::new(device)
+        let config = TrainConfig::from_toml(&self.header.config)
+            .context("the checkpoint's embedded config")?;
+        TransformerNetConfig::new()
+            .with_residual_blocks(config.network.residual_blocks)
+            .init(device)
             .try_load_record(record)
             .map_err(|e| anyhow::anyhow!("model record does not fit TransformerNet: {e}"))
     }

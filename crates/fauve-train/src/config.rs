@@ -10,6 +10,10 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::loss::PerceptualLossConfig;
+use crate::transformer::JOHNSON_RESIDUAL_BLOCKS;
+
+/// More blocks than this is surely a typo (each costs compute at every image size).
+const MAX_RESIDUAL_BLOCKS: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -18,8 +22,26 @@ pub struct TrainConfig {
     pub data: DataConfig,
     pub loss_network: LossNetworkConfig,
     pub loss: PerceptualLossConfig,
+    pub network: NetworkConfig,
     pub optim: OptimConfig,
     pub output: OutputConfig,
+}
+
+/// The shape of the network learnt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Residual blocks at quarter resolution: Johnson et al.'s 5, or more (each adds 16 pixels
+    /// of receptive field and about an eighth to the compute of the 5-block network).
+    pub residual_blocks: usize,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            residual_blocks: JOHNSON_RESIDUAL_BLOCKS,
+        }
+    }
 }
 
 /// The painting to learn.
@@ -259,6 +281,13 @@ impl TrainConfig {
                  ({} comes after {})",
                 b.from_step,
                 a.from_step
+            );
+        }
+        let blocks = self.network.residual_blocks;
+        if !(JOHNSON_RESIDUAL_BLOCKS..=MAX_RESIDUAL_BLOCKS).contains(&blocks) {
+            bail!(
+                "network.residual_blocks must be {JOHNSON_RESIDUAL_BLOCKS} to \
+                 {MAX_RESIDUAL_BLOCKS} (got {blocks})"
             );
         }
         if self.output.checkpoint_every == 0 {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use fauve_infer::ImageTensor;
@@ -24,7 +24,7 @@ use crate::loss::{LossParts, PerceptualLoss};
 use crate::metrics::{LossValues, MetricsLog, MetricsRow};
 use crate::onnx::{self, ExportOptions, ExportReport, Provenance, SizeStage};
 use crate::step::StepRunner;
-use crate::transformer::{TransformerNet, image_to_tensor};
+use crate::transformer::{TransformerNet, TransformerNetConfig, image_to_tensor};
 use crate::vgg::Vgg;
 
 /// How to run (as opposed to what to learn, which is the config).
@@ -70,6 +70,10 @@ pub struct ResumeChanges {
     pub data_root: Option<PathBuf>,
     pub vgg_weights: Option<PathBuf>,
     pub style_image: Option<PathBuf>,
+    /// More residual blocks for a network continued from an exported model (`--init-from`):
+    /// the new ones start as the identity ([`TransformerNet::deepened`]). A resumed run keeps
+    /// its network, whose Adam state is in the checkpoint.
+    pub residual_blocks: Option<usize>,
 }
 
 /// What one step reports to the caller (progress bar, logs).
@@ -337,6 +341,11 @@ impl Start {
             let path = checkpoint::latest(checkpoint_dir)?.with_context(|| {
                 format!("--resume: no checkpoint in {}", checkpoint_dir.display())
             })?;
+            ensure!(
+                options.resume_changes.residual_blocks.is_none(),
+                "--resume keeps the network the checkpoint holds; more residual blocks are \
+                 added to an exported model, with --init-from"
+            );
             let ckpt = checkpoint::Checkpoint::load(&path)?;
             let saved = continued_config(&ckpt.header.config, config, &options.resume_changes)
                 .context("the checkpoint's embedded config")?;
@@ -364,7 +373,10 @@ impl Start {
         let Some(model_path) = &options.init_from else {
             return Ok(Self {
                 config: config.clone(),
-                network: TransformerNet::seeded(config.optim.seed, device),
+                network: TransformerNetConfig::new()
+                    .with_seed(config.optim.seed)
+                    .with_residual_blocks(config.network.residual_blocks)
+                    .init(device),
                 checkpoint: None,
                 first_step: 0,
                 elapsed_secs: 0.0,
@@ -391,9 +403,22 @@ impl Start {
             }],
         };
         tracing::info!(model = %model_path.display(), step = steps, "starting from an exported model");
+        let blocks = model.network.residual_blocks().len();
+        // Seeded apart from the first initialisation (seed alone) and from the data order.
+        let network = model
+            .network
+            .deepened(saved.network.residual_blocks, saved.optim.seed ^ steps)
+            .with_context(|| in_model("--residual-blocks"))?;
+        if blocks != saved.network.residual_blocks {
+            tracing::info!(
+                from = blocks,
+                to = saved.network.residual_blocks,
+                "new residual blocks start as the identity"
+            );
+        }
         Ok(Self {
             config: saved,
-            network: model.network,
+            network,
             checkpoint: None,
             first_step: steps,
             // The model does not record how long its training took.
@@ -435,6 +460,9 @@ fn continued_config(
     }
     if let Some(image) = &changes.style_image {
         saved.style.image = image.clone();
+    }
+    if let Some(blocks) = changes.residual_blocks {
+        saved.network.residual_blocks = blocks;
     }
     saved
         .validate()

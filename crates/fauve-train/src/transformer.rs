@@ -8,7 +8,7 @@
 //!   conv1 9×9  3→32  s1 · in1 · relu      H×W            (size recorded: s1)
 //!   conv2 3×3 32→64  s2 · in2 · relu      ⌈H/2⌉×⌈W/2⌉    (size recorded: s2)
 //!   conv3 3×3 64→128 s2 · in3 · relu      ⌈H/4⌉×⌈W/4⌉
-//!   res1…res5: x + in(conv3(relu(in(conv3(x)))))
+//!   res1…resN: x + in(conv3(relu(in(conv3(x)))))   N = 5 (Johnson et al.) or more
 //!   deconv1: up×2, crop to s2, conv 3×3 128→64 · in4 · relu
 //!   deconv2: up×2, crop to s1, conv 3×3 64→32  · in5 · relu
 //!   deconv3: conv 9×9 32→3                 H×W, unclamped
@@ -43,12 +43,18 @@ pub const MIN_SIDE: u32 = 5;
 /// gets as its `epsilon` attribute).
 pub const INSTANCE_NORM_EPSILON: f64 = 1e-5;
 
+/// Johnson et al.'s number of residual blocks, the fewest a [`TransformerNet`] has.
+pub const JOHNSON_RESIDUAL_BLOCKS: usize = 5;
+
 /// Construction settings. The seed alone decides every initial weight, independently of
 /// the backend's global RNG, so the same seed gives the same network on CPU and GPU.
 #[derive(Config, Debug)]
 pub struct TransformerNetConfig {
     #[config(default = 0)]
     pub seed: u64,
+    /// Residual blocks at quarter resolution, at least [`JOHNSON_RESIDUAL_BLOCKS`].
+    #[config(default = 5)]
+    pub residual_blocks: usize,
 }
 
 impl TransformerNetConfig {
@@ -66,6 +72,9 @@ impl TransformerNetConfig {
             in2: instance_norm(128, device),
         };
         let (res1, res2, res3, res4, res5) = (res(), res(), res(), res(), res());
+        let extra_res = (JOHNSON_RESIDUAL_BLOCKS..self.residual_blocks)
+            .map(|_| res())
+            .collect();
         let deconv1 = UpsampleConvLayer::from(conv(128, 64, 3, 1));
         let deconv2 = UpsampleConvLayer::from(conv(64, 32, 3, 1));
         let deconv3 = conv(32, 3, 9, 1);
@@ -81,6 +90,7 @@ impl TransformerNetConfig {
             res3,
             res4,
             res5,
+            extra_res,
             deconv1,
             in4: instance_norm(64, device),
             deconv2,
@@ -104,6 +114,9 @@ pub struct TransformerNet {
     pub res3: ResidualBlock,
     pub res4: ResidualBlock,
     pub res5: ResidualBlock,
+    /// Blocks after the fifth, `res6`… in the export; empty in Johnson et al.'s network.
+    /// Kept apart from `res1`…`res5` so checkpoints of five-block runs still load.
+    pub extra_res: Vec<ResidualBlock>,
     pub deconv1: UpsampleConvLayer,
     pub in4: InstanceNorm,
     pub deconv2: UpsampleConvLayer,
@@ -134,19 +147,55 @@ impl TransformerNet {
         let x = relu(self.in2.forward(self.conv2.forward(x)));
         let [_, _, h2, w2] = x.dims();
         let x = relu(self.in3.forward(self.conv3.forward(x)));
-        let x = self.res1.forward(x);
-        let x = self.res2.forward(x);
-        let x = self.res3.forward(x);
-        let x = self.res4.forward(x);
-        let x = self.res5.forward(x);
+        let x = self
+            .residual_blocks()
+            .into_iter()
+            .fold(x, |x, block| block.forward(x));
         let x = relu(self.in4.forward(self.deconv1.forward(x, [h2, w2])));
         let x = relu(self.in5.forward(self.deconv2.forward(x, full_size)));
         self.deconv3.forward(x)
     }
 
     /// The blocks in forward order, for exporters that walk the network.
-    pub fn residual_blocks(&self) -> [&ResidualBlock; 5] {
+    pub fn residual_blocks(&self) -> Vec<&ResidualBlock> {
         [&self.res1, &self.res2, &self.res3, &self.res4, &self.res5]
+            .into_iter()
+            .chain(&self.extra_res)
+            .collect()
+    }
+
+    /// The same network with `blocks` residual blocks, the new ones appended after the last
+    /// and initialised (from `seed`) to the identity: their second instance norm has scale and
+    /// shift 0, so `x + 0` and the output is unchanged until training moves that scale.
+    ///
+    /// Why: to give a trained network more capacity at the scale the deepest style layer
+    /// measures (each block widens the receptive field by 16 input pixels) without losing
+    /// what it has learnt — training starts where the smaller network stopped (the zero-scale
+    /// start of residual branches, as in Goyal et al. 2017).
+    pub fn deepened(mut self, blocks: usize, seed: u64) -> Result<Self> {
+        let have = self.residual_blocks().len();
+        ensure!(
+            blocks >= have,
+            "the network has {have} residual blocks; it can gain blocks, not lose them \
+             (asked for {blocks})"
+        );
+        let device = self.conv1.conv2d.weight.device();
+        let mut rng = SplitMix64::new(seed);
+        for _ in have..blocks {
+            let channels = self.res5.in2.num_channels;
+            let mut in2 = instance_norm(channels, &device);
+            in2.gamma = Some(burn::module::Param::from_tensor(Tensor::zeros(
+                [channels],
+                &device,
+            )));
+            self.extra_res.push(ResidualBlock {
+                conv1: ConvLayer::new(channels, channels, 3, 1, &mut rng, &device),
+                in1: instance_norm(channels, &device),
+                conv2: ConvLayer::new(channels, channels, 3, 1, &mut rng, &device),
+                in2,
+            });
+        }
+        Ok(self)
     }
 
     /// Runs one image through the network on the device its weights live on.
@@ -352,6 +401,48 @@ mod tests {
         let c = TransformerNet::seeded(8, &device).stylize(&image).unwrap();
         assert_eq!(a, b);
         assert!(a.max_abs_diff(&c) > 1e-3);
+    }
+
+    #[test]
+    fn deepening_adds_blocks_that_leave_the_output_unchanged_until_trained() {
+        let device = Device::flex().autodiff();
+        let image = ramp(12, 10);
+        let net = TransformerNet::seeded(4, &device);
+        let before = net.stylize(&image).unwrap();
+        let deep = net.deepened(8, 9).unwrap();
+        assert_eq!(deep.residual_blocks().len(), 8);
+        assert_eq!(deep.stylize(&image).unwrap(), before);
+
+        // The new blocks learn: their zero scale has a gradient, so the first step moves it.
+        let loss = deep
+            .forward(image_to_tensor(&image, &device))
+            .powf_scalar(2.0)
+            .mean();
+        let grads = loss.backward();
+        let gamma = deep.extra_res[2].in2.gamma.as_ref().unwrap();
+        let g = gamma.grad(&grads).expect("the new scale has a gradient");
+        assert!(g.abs().sum().into_scalar::<f32>() > 0.0);
+
+        let err = deep.deepened(6, 9).unwrap_err().to_string();
+        assert!(err.contains("has 8 residual blocks"), "{err}");
+    }
+
+    #[test]
+    fn a_deeper_network_is_built_from_its_config_and_differs() {
+        let device = Device::flex();
+        let config = TransformerNetConfig::new().with_seed(2);
+        let five = config.init(&device);
+        let seven = config.clone().with_residual_blocks(7).init(&device);
+        assert_eq!(five.residual_blocks().len(), 5);
+        assert_eq!(seven.residual_blocks().len(), 7);
+        let image = ramp(9, 9);
+        assert!(
+            seven
+                .stylize(&image)
+                .unwrap()
+                .max_abs_diff(&five.stylize(&image).unwrap())
+                > 0.0
+        );
     }
 
     #[test]

@@ -52,6 +52,23 @@ fn invalid_values_are_refused() {
 }
 
 #[test]
+fn the_residual_block_count_defaults_to_johnsons_and_is_bounded() {
+    // Configs (and models' embedded configs) from before the key have five blocks.
+    let old = TrainConfig::from_toml("[optim]\nbatch_size = 2\n").unwrap();
+    assert_eq!(old.network.residual_blocks, 5);
+    let deep = TrainConfig::from_toml("[network]\nresidual_blocks = 8\n").unwrap();
+    assert_eq!(deep.network.residual_blocks, 8);
+    assert_eq!(TrainConfig::from_toml(&deep.to_toml()).unwrap(), deep);
+    for bad in [0, 4, 33] {
+        let err = format!(
+            "{:#}",
+            TrainConfig::from_toml(&format!("[network]\nresidual_blocks = {bad}\n")).unwrap_err()
+        );
+        assert!(err.contains("network.residual_blocks"), "{bad}: {err}");
+    }
+}
+
+#[test]
 fn a_learning_rate_schedule_parses_round_trips_and_picks_the_rate_by_step() {
     let config = TrainConfig::from_toml(
         "[optim]\nlearning_rate = 3e-4\nlearning_rate_steps = [\n  \

@@ -336,6 +336,65 @@ fn an_exported_model_reads_back_into_the_same_network_with_its_provenance() {
 }
 
 #[test]
+fn a_deeper_network_exports_matches_onnx_runtime_and_reads_back_with_its_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.onnx");
+    // Deepened, then its new blocks' scales moved off 0, so they change the output.
+    let mut net = image_like_net(5).deepened(7, 1).unwrap();
+    for block in &mut net.extra_res {
+        let gamma = block.in2.gamma.take().unwrap();
+        block.in2.gamma = Some(Param::from_tensor(gamma.val().ones_like() * 0.5));
+    }
+    let shallow = image_like_net(5).stylize(&test_image(19, 13)).unwrap();
+    assert!(
+        net.stylize(&test_image(19, 13))
+            .unwrap()
+            .max_abs_diff(&shallow)
+            > 1.0
+    );
+
+    // write_verified inside: ONNX Runtime must agree with burn, res6 and res7 included.
+    let report = export_transformer(&net, &path, &ExportOptions::default()).unwrap();
+    assert!(report.max_abs_diff < 0.05, "{report:?}");
+    let model = read_model(&path).unwrap();
+    let names: Vec<&str> = model
+        .graph
+        .as_ref()
+        .unwrap()
+        .initializer
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert!(names.contains(&"res7.in2.weight"), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("res8")), "{names:?}");
+
+    let imported = import_transformer(&path, &Device::flex()).unwrap();
+    assert_eq!(imported.network.residual_blocks().len(), 7);
+    let image = test_image(23, 17);
+    let diff = net
+        .stylize(&image)
+        .unwrap()
+        .max_abs_diff(&imported.network.stylize(&image).unwrap());
+    assert!(diff == 0.0, "the imported network differs by {diff}");
+
+    // A block missing in the middle is named, not taken as the end of the network.
+    let mut missing = model;
+    missing
+        .graph
+        .as_mut()
+        .unwrap()
+        .initializer
+        .retain(|t| t.name != "res6.conv2.conv2d.bias");
+    let path = dir.path().join("missing.onnx");
+    write_model(&missing, &path).unwrap();
+    let err = format!(
+        "{:#}",
+        import_transformer(&path, &Device::flex()).unwrap_err()
+    );
+    assert!(err.contains("res6.conv2.conv2d.bias"), "{err}");
+}
+
+#[test]
 fn a_model_missing_a_layer_or_with_a_wrong_shape_is_refused_with_the_layer_named() {
     let dir = tempfile::tempdir().unwrap();
     let model = transformer_model(&image_like_net(3), &ExportOptions::default()).unwrap();

@@ -753,3 +753,72 @@ fn a_new_run_into_a_folder_with_checkpoints_is_refused_and_they_are_kept() {
         4
     );
 }
+
+#[test]
+fn a_model_deepened_with_more_residual_blocks_starts_where_it_was_and_trains_on() {
+    let dir = fixture(3);
+    let device = Device::flex();
+    let first = config(dir.path(), "first", 3);
+    let summary = train(&first, &device, &TrainOptions::default(), &mut LogObserver).unwrap();
+    let model = summary.export.expect("exported").path;
+
+    let mut deeper = config(dir.path(), "deeper", 5);
+    deeper.output.model = Some(dir.path().join("deeper.onnx"));
+    let options = TrainOptions {
+        init_from: Some(model),
+        resume_changes: ResumeChanges {
+            residual_blocks: Some(7),
+            ..Default::default()
+        },
+        ..TrainOptions::default()
+    };
+    let continued = train(&deeper, &device, &options, &mut LogObserver).unwrap();
+    assert_eq!(continued.steps, 5);
+    assert_eq!(newest_config(&deeper.output.dir).network.residual_blocks, 7);
+
+    // Step 4 on the same batch as the five-block run's own step 4: the new blocks are the
+    // identity until this step's update, so the loss is the one that run logs.
+    train(
+        &config(dir.path(), "first", 4),
+        &device,
+        &TrainOptions {
+            resume: true,
+            ..no_export()
+        },
+        &mut LogObserver,
+    )
+    .unwrap();
+    let shallow = read_rows(&first.output.dir.join("metrics.csv")).unwrap();
+    let deep = read_rows(&deeper.output.dir.join("metrics.csv")).unwrap();
+    let (a, b) = (shallow[3].losses.total, deep[0].losses.total);
+    assert_eq!((shallow[3].step, deep[0].step), (4, 4));
+    assert!((a - b).abs() <= 1e-4 * a, "five blocks {a} vs seven {b}");
+
+    // Its checkpoints hold seven blocks, and so does the exported model.
+    let network = Checkpoint::load(&latest(&deeper.output.dir))
+        .unwrap()
+        .network(&device)
+        .unwrap();
+    assert_eq!(network.residual_blocks().len(), 7);
+    let exported =
+        fauve_train::onnx::import_transformer(&continued.export.unwrap().path, &device).unwrap();
+    assert_eq!(exported.network.residual_blocks().len(), 7);
+    assert_eq!(output_difference(&network, &exported.network), 0.0);
+
+    // A resumed run keeps its network: more blocks there are refused.
+    let err = train(
+        &config(dir.path(), "deeper", 6),
+        &device,
+        &TrainOptions {
+            resume: true,
+            resume_changes: ResumeChanges {
+                residual_blocks: Some(8),
+                ..Default::default()
+            },
+            ..no_export()
+        },
+        &mut LogObserver,
+    )
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("--init-from"), "{err:#}");
+}

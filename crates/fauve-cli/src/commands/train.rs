@@ -86,6 +86,11 @@ pub struct Args {
     /// state is not in the file and starts afresh. For a model whose checkpoints are gone.
     #[arg(long, value_name = "MODEL", conflicts_with = "resume")]
     init_from: Option<PathBuf>,
+    /// Residual blocks of the network (config `network.residual_blocks`; Johnson et al.'s 5).
+    /// With --init-from, more than the model has deepens it: the new blocks start as the
+    /// identity and train from there.
+    #[arg(long, value_name = "N", conflicts_with = "resume")]
+    residual_blocks: Option<usize>,
     /// Don't export at the end (export later with `fauve export --checkpoint`).
     #[arg(long)]
     no_export: bool,
@@ -125,6 +130,7 @@ impl Args {
         set!(batch_size => optim.batch_size);
         set!(learning_rate => optim.learning_rate);
         set!(seed => optim.seed);
+        set!(residual_blocks => network.residual_blocks);
         if let Some(steps) = self.learning_rate_steps() {
             c.optim.learning_rate_steps = steps;
         }
@@ -195,6 +201,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         data_root: args.dataset.clone(),
         vgg_weights: args.weights.clone(),
         style_image: args.style_image.clone(),
+        residual_blocks: args.residual_blocks,
     };
     let options = TrainOptions {
         resume: args.resume,

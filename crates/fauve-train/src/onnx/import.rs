@@ -19,7 +19,7 @@ use burn::prelude::*;
 use super::proto::{TensorProto, data_type};
 use super::{Provenance, read_model};
 use crate::averaging::with_values;
-use crate::transformer::TransformerNet;
+use crate::transformer::{JOHNSON_RESIDUAL_BLOCKS, TransformerNet, TransformerNetConfig};
 
 /// A model read back: the network and where it came from.
 #[derive(Debug)]
@@ -52,7 +52,25 @@ pub fn import_transformer(path: &Path, device: &Device) -> Result<ImportedModel>
         path: Vec::new(),
         error: None,
     };
-    let network = TransformerNet::new(device).map(&mut loader);
+    // As many residual blocks as the file names (`res1`…`resN`); one missing in between is
+    // then refused by name below, rather than the blocks after it left out.
+    let blocks = loader
+        .initializers
+        .keys()
+        .filter_map(|name| {
+            name.strip_prefix("res")?
+                .split_once('.')?
+                .0
+                .parse::<usize>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0)
+        .max(JOHNSON_RESIDUAL_BLOCKS);
+    let network = TransformerNetConfig::new()
+        .with_residual_blocks(blocks)
+        .init(device)
+        .map(&mut loader);
     if let Some(error) = loader.error {
         bail!("{}: not a fauve style network: {error}", path.display());
     }
@@ -72,9 +90,17 @@ struct NamedParams {
 
 impl NamedParams {
     /// The ONNX name of the parameter at the current path. Instance norms call their scale and
-    /// shift `gamma` and `beta` in burn, `weight` and `bias` in PyTorch and in the export.
+    /// shift `gamma` and `beta` in burn, `weight` and `bias` in PyTorch and in the export;
+    /// blocks after the fifth (`extra_res.0`…) are `res6`… there.
     fn onnx_name(&self) -> String {
-        let mut parts: Vec<&str> = self.path.iter().map(String::as_str).collect();
+        let mut parts: Vec<String> = self.path.clone();
+        if parts.len() > 1 && parts[0] == "extra_res" {
+            if let Ok(i) = parts[1].parse::<usize>() {
+                let block = format!("res{}", JOHNSON_RESIDUAL_BLOCKS + 1 + i);
+                parts.splice(0..2, [block]);
+            }
+        }
+        let mut parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         if let Some(last) = parts.last_mut() {
             *last = match *last {
                 "gamma" => "weight",
