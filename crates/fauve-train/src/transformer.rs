@@ -60,24 +60,20 @@ pub struct TransformerNetConfig {
 impl TransformerNetConfig {
     pub fn init(&self, device: &Device) -> TransformerNet {
         let mut rng = SplitMix64::new(self.seed);
-        let mut conv =
-            |c_in, c_out, k, stride| ConvLayer::new(c_in, c_out, k, stride, &mut rng, device);
-        let conv1 = conv(3, 32, 9, 1);
-        let conv2 = conv(32, 64, 3, 2);
-        let conv3 = conv(64, 128, 3, 2);
-        let mut res = || ResidualBlock {
-            conv1: conv(128, 128, 3, 1),
-            in1: instance_norm(128, device),
-            conv2: conv(128, 128, 3, 1),
-            in2: instance_norm(128, device),
+        let conv = |rng: &mut SplitMix64, c_in, c_out, k, stride| {
+            ConvLayer::new(c_in, c_out, k, stride, rng, device)
         };
+        let conv1 = conv(&mut rng, 3, 32, 9, 1);
+        let conv2 = conv(&mut rng, 32, 64, 3, 2);
+        let conv3 = conv(&mut rng, 64, 128, 3, 2);
+        let mut res = || ResidualBlock::new(128, &mut rng, device);
         let (res1, res2, res3, res4, res5) = (res(), res(), res(), res(), res());
         let extra_res = (JOHNSON_RESIDUAL_BLOCKS..self.residual_blocks)
             .map(|_| res())
             .collect();
-        let deconv1 = UpsampleConvLayer::from(conv(128, 64, 3, 1));
-        let deconv2 = UpsampleConvLayer::from(conv(64, 32, 3, 1));
-        let deconv3 = conv(32, 3, 9, 1);
+        let deconv1 = UpsampleConvLayer::from(conv(&mut rng, 128, 64, 3, 1));
+        let deconv2 = UpsampleConvLayer::from(conv(&mut rng, 64, 32, 3, 1));
+        let deconv3 = conv(&mut rng, 32, 3, 9, 1);
         TransformerNet {
             conv1,
             in1: instance_norm(32, device),
@@ -180,20 +176,15 @@ impl TransformerNet {
              (asked for {blocks})"
         );
         let device = self.conv1.conv2d.weight.device();
+        let channels = self.res5.in2.num_channels;
         let mut rng = SplitMix64::new(seed);
         for _ in have..blocks {
-            let channels = self.res5.in2.num_channels;
-            let mut in2 = instance_norm(channels, &device);
-            in2.gamma = Some(burn::module::Param::from_tensor(Tensor::zeros(
+            let mut block = ResidualBlock::new(channels, &mut rng, &device);
+            block.in2.gamma = Some(burn::module::Param::from_tensor(Tensor::zeros(
                 [channels],
                 &device,
             )));
-            self.extra_res.push(ResidualBlock {
-                conv1: ConvLayer::new(channels, channels, 3, 1, &mut rng, &device),
-                in1: instance_norm(channels, &device),
-                conv2: ConvLayer::new(channels, channels, 3, 1, &mut rng, &device),
-                in2,
-            });
+            self.extra_res.push(block);
         }
         Ok(self)
     }
@@ -270,6 +261,15 @@ pub struct ResidualBlock {
 }
 
 impl ResidualBlock {
+    fn new(channels: usize, rng: &mut SplitMix64, device: &Device) -> Self {
+        Self {
+            conv1: ConvLayer::new(channels, channels, 3, 1, rng, device),
+            in1: instance_norm(channels, device),
+            conv2: ConvLayer::new(channels, channels, 3, 1, rng, device),
+            in2: instance_norm(channels, device),
+        }
+    }
+
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let y = relu(self.in1.forward(self.conv1.forward(x.clone())));
         let y = self.in2.forward(self.conv2.forward(y));

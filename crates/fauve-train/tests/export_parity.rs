@@ -378,20 +378,29 @@ fn a_deeper_network_exports_matches_onnx_runtime_and_reads_back_with_its_blocks(
     assert!(diff == 0.0, "the imported network differs by {diff}");
 
     // A block missing in the middle is named, not taken as the end of the network.
-    let mut missing = model;
-    missing
-        .graph
-        .as_mut()
-        .unwrap()
-        .initializer
-        .retain(|t| t.name != "res6.conv2.conv2d.bias");
-    let path = dir.path().join("missing.onnx");
-    write_model(&missing, &path).unwrap();
-    let err = format!(
-        "{:#}",
-        import_transformer(&path, &Device::flex()).unwrap_err()
+    let err = import_error(
+        &without(model, "res6.conv2.conv2d.bias"),
+        &dir,
+        "missing.onnx",
     );
     assert!(err.contains("res6.conv2.conv2d.bias"), "{err}");
+}
+
+/// `model` with the initializer `name` left out.
+fn without(mut model: ModelProto, name: &str) -> ModelProto {
+    let graph = model.graph.as_mut().unwrap();
+    graph.initializer.retain(|t| t.name != name);
+    model
+}
+
+/// Writes `model` to `dir/file` and returns why importing it fails.
+fn import_error(model: &ModelProto, dir: &tempfile::TempDir, file: &str) -> String {
+    let path = dir.path().join(file);
+    write_model(model, &path).unwrap();
+    format!(
+        "{:#}",
+        import_transformer(&path, &Device::flex()).unwrap_err()
+    )
 }
 
 #[test]
@@ -399,17 +408,8 @@ fn a_model_missing_a_layer_or_with_a_wrong_shape_is_refused_with_the_layer_named
     let dir = tempfile::tempdir().unwrap();
     let model = transformer_model(&image_like_net(3), &ExportOptions::default()).unwrap();
 
-    let mut missing = model.clone();
-    let graph = missing.graph.as_mut().unwrap();
-    graph
-        .initializer
-        .retain(|t| t.name != "res3.conv1.conv2d.weight");
-    let path = dir.path().join("missing.onnx");
-    write_model(&missing, &path).unwrap();
-    let err = format!(
-        "{:#}",
-        import_transformer(&path, &Device::flex()).unwrap_err()
-    );
+    let missing = without(model.clone(), "res3.conv1.conv2d.weight");
+    let err = import_error(&missing, &dir, "missing.onnx");
     assert!(err.contains("missing.onnx"), "{err}");
     assert!(err.contains("res3.conv1.conv2d.weight"), "{err}");
 
@@ -422,12 +422,7 @@ fn a_model_missing_a_layer_or_with_a_wrong_shape_is_refused_with_the_layer_named
         .unwrap();
     norm.dims = vec![32];
     norm.raw_data = Some(vec![0; 32 * 4]);
-    let path = dir.path().join("reshaped.onnx");
-    write_model(&reshaped, &path).unwrap();
-    let err = format!(
-        "{:#}",
-        import_transformer(&path, &Device::flex()).unwrap_err()
-    );
+    let err = import_error(&reshaped, &dir, "reshaped.onnx");
     assert!(err.contains("`in4.weight` has shape [32]"), "{err}");
 
     let junk = dir.path().join("junk.onnx");
