@@ -85,9 +85,10 @@ pub struct OptimConfig {
     pub learning_rate: f64,
     /// Changes the rate during the run (usually down): from `from_step` on (steps counted over
     /// the whole run, as checkpoints count them), Adam uses the entry's rate. In increasing
-    /// order of step; empty: a constant rate. Why: on the shipped styles, lowering the rate once the loss stopped
-    /// falling gained more than adding steps at the same rate (README, "Stepping the learning
-    /// rate down"), and a schedule does it without stopping and resuming the run by hand.
+    /// order of step; empty: a constant rate. Why: on the shipped styles, lowering the rate
+    /// once the loss stopped falling gained more than adding steps at the same rate (README,
+    /// "Stepping the learning rate down"), and a schedule does it without stopping and
+    /// resuming the run by hand.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub learning_rate_steps: Vec<LearningRateStep>,
     /// Seeds the network's initialisation, the data order and the crops.

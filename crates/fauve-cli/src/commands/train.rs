@@ -52,8 +52,9 @@ pub struct Args {
     /// Change the learning rate during the run: from step STEP on (counted over the whole
     /// run), train at LR. Repeat for several steps, e.g. `--learning-rate-step 30000:1e-4
     /// --learning-rate-step 36000:3e-5`; rates may rise as well as fall (a short warm-up
-    /// after --init-from: `--learning-rate 1e-4 --learning-rate-step 7700:1e-3`). Replaces the config's `optim.learning_rate_steps`,
-    /// or on --resume / --init-from the saved schedule.
+    /// after --init-from: `--learning-rate 1e-4 --learning-rate-step 7700:1e-3`). Replaces
+    /// the config's `optim.learning_rate_steps`, or on --resume / --init-from the saved
+    /// schedule.
     #[arg(long, value_name = "STEP:LR", value_parser = parse_learning_rate_step)]
     learning_rate_step: Vec<LearningRateStep>,
     #[arg(long)]
