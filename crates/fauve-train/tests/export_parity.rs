@@ -323,14 +323,9 @@ fn an_exported_model_reads_back_into_the_same_network_with_its_provenance() {
 
     let imported = import_transformer(&path, &Device::flex()).unwrap();
     assert_eq!(imported.provenance, provenance());
-    let image = test_image(23, 17);
-    let diff = net
-        .stylize(&image)
-        .unwrap()
-        .max_abs_diff(&imported.network.stylize(&image).unwrap());
-    // The same f32 weights: any difference would be a parameter put in the wrong place.
-    assert!(diff == 0.0, "the imported network differs by {diff}");
+    assert_same_output(&net, &imported.network);
     // A different seed's network is not what came back.
+    let image = test_image(23, 17);
     let other = image_like_net(22).stylize(&image).unwrap();
     assert!(other.max_abs_diff(&imported.network.stylize(&image).unwrap()) > 1.0);
 }
@@ -370,12 +365,7 @@ fn a_deeper_network_exports_matches_onnx_runtime_and_reads_back_with_its_blocks(
 
     let imported = import_transformer(&path, &Device::flex()).unwrap();
     assert_eq!(imported.network.residual_blocks().len(), 7);
-    let image = test_image(23, 17);
-    let diff = net
-        .stylize(&image)
-        .unwrap()
-        .max_abs_diff(&imported.network.stylize(&image).unwrap());
-    assert!(diff == 0.0, "the imported network differs by {diff}");
+    assert_same_output(&net, &imported.network);
 
     // A block missing in the middle is named, not taken as the end of the network.
     let err = import_error(
@@ -384,6 +374,17 @@ fn a_deeper_network_exports_matches_onnx_runtime_and_reads_back_with_its_blocks(
         "missing.onnx",
     );
     assert!(err.contains("res6.conv2.conv2d.bias"), "{err}");
+}
+
+/// Asserts that `imported` stylises a test image exactly as `net` does. The same f32 weights
+/// give the same output to the bit: any difference would be a parameter put in the wrong place.
+fn assert_same_output(net: &TransformerNet, imported: &TransformerNet) {
+    let image = test_image(23, 17);
+    let diff = net
+        .stylize(&image)
+        .unwrap()
+        .max_abs_diff(&imported.stylize(&image).unwrap());
+    assert!(diff == 0.0, "the imported network differs by {diff}");
 }
 
 /// `model` with the initializer `name` left out.
